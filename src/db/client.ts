@@ -1,0 +1,135 @@
+import fs from 'node:fs';
+import { PGlite } from '@electric-sql/pglite';
+import { PrismaPg } from '@prisma/adapter-pg';
+import { PrismaNeon } from '@prisma/adapter-neon';
+import { neonConfig, Pool as NeonPool } from '@neondatabase/serverless';
+import type { SqlMigrationAwareDriverAdapterFactory } from '@prisma/driver-adapter-utils';
+import pg from 'pg';
+import { PrismaPGlite } from 'pglite-prisma-adapter';
+import { WebSocket } from 'ws';
+import type { DatabaseConfig } from '../config.js';
+import { PrismaClient } from '../generated/prisma/client.js';
+import { createStatementCounter, type StatementCounter, wrapAdapterFactory } from './adapters.js';
+
+export { PrismaClient };
+export type { Prisma } from '../generated/prisma/client.js';
+
+export interface Database {
+  readonly prisma: PrismaClient;
+  readonly driver: DatabaseConfig['driver'];
+  /** The adapter factory Prisma's schema engine uses to migrate this database. */
+  readonly adapterFactory: SqlMigrationAwareDriverAdapterFactory;
+  /** SQL statements sent so far; tests compare it before and after an operation. */
+  readonly statements: StatementCounter;
+  /** Runs `fn` on one dedicated connection (advisory locks are per connection). */
+  withSession<T>(fn: (query: (sql: string) => Promise<unknown>) => Promise<T>): Promise<T>;
+  /** Cheap round trip used by readiness: rejects when the database does not answer. */
+  ping(timeoutMs?: number): Promise<void>;
+  close(): Promise<void>;
+}
+
+/** The part of pg.Pool (and Neon's compatible Pool) idgraph uses directly. */
+interface SqlPool {
+  query(sql: string): Promise<unknown>;
+  connect(): Promise<{ query(sql: string): Promise<unknown>; release(): void }>;
+  end(): Promise<void>;
+  on(event: 'error', listener: (error: Error) => void): unknown;
+}
+
+// Two PGlite instances on one data directory corrupt it, so each directory is opened once per process.
+const openPgliteDirs = new Set<string>();
+
+async function openPglite(dataDir: string | null): Promise<PGlite> {
+  if (dataDir) {
+    if (openPgliteDirs.has(dataDir)) throw new Error(`PGlite data directory ${dataDir} is already open in this process`);
+    fs.mkdirSync(dataDir, { recursive: true });
+    openPgliteDirs.add(dataDir);
+  }
+  try {
+    const pglite = new PGlite(dataDir ?? undefined);
+    await pglite.waitReady;
+    return pglite;
+  } catch (error) {
+    if (dataDir) openPgliteDirs.delete(dataDir);
+    throw error;
+  }
+}
+
+function withTimeout<T>(promise: Promise<T>, ms: number, what: string): Promise<T> {
+  let timer: NodeJS.Timeout | undefined;
+  const timeout = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(new Error(`${what} did not answer within ${ms} ms`)), ms);
+  });
+  return Promise.race([promise, timeout]).finally(() => clearTimeout(timer));
+}
+
+/** Opens the database the config names, with the matching Prisma driver adapter. */
+export async function openDatabase(config: DatabaseConfig): Promise<Database> {
+  const statements = createStatementCounter();
+
+  if (config.driver === 'pglite') {
+    const pglite = await openPglite(config.dataDir);
+    const adapterFactory = wrapAdapterFactory(new PrismaPGlite(pglite), (script) => pglite.exec(script), statements);
+    const prisma = new PrismaClient({ adapter: adapterFactory });
+    return {
+      prisma,
+      driver: 'pglite',
+      adapterFactory,
+      statements,
+      // PGlite is one connection already.
+      withSession: (fn) => fn((sql) => pglite.query(sql)),
+      ping: async (timeoutMs = 2000) => {
+        await withTimeout(pglite.query('SELECT 1'), timeoutMs, 'PGlite');
+      },
+      close: async () => {
+        await prisma.$disconnect();
+        await pglite.close();
+        if (config.dataDir) openPgliteDirs.delete(config.dataDir);
+      },
+    };
+  }
+
+  const poolOptions = {
+    connectionString: config.url,
+    max: config.poolSize,
+    connectionTimeoutMillis: config.connectTimeoutMs,
+  };
+  let pool: SqlPool;
+  let baseFactory: SqlMigrationAwareDriverAdapterFactory;
+  if (config.driver === 'neon') {
+    neonConfig.webSocketConstructor = WebSocket;
+    // Prisma's Neon adapter owns its own pool; scripts and advisory-lock sessions use a small one beside it.
+    pool = new NeonPool({ ...poolOptions, max: 2 }) as unknown as SqlPool;
+    baseFactory = new PrismaNeon(poolOptions) as unknown as SqlMigrationAwareDriverAdapterFactory;
+  } else {
+    const pgPool = new pg.Pool(poolOptions);
+    pool = pgPool;
+    baseFactory = new PrismaPg(pgPool) as unknown as SqlMigrationAwareDriverAdapterFactory;
+  }
+  pool.on('error', () => {
+    // An idle client died (server restart, network): the pool replaces it; readiness reports the outage.
+  });
+  const adapterFactory = wrapAdapterFactory(baseFactory, (script) => pool.query(script), statements);
+  const prisma = new PrismaClient({ adapter: adapterFactory });
+  return {
+    prisma,
+    driver: config.driver,
+    adapterFactory,
+    statements,
+    withSession: async (fn) => {
+      const client = await pool.connect();
+      try {
+        return await fn((sql) => client.query(sql));
+      } finally {
+        client.release();
+      }
+    },
+    ping: async (timeoutMs = 2000) => {
+      await withTimeout(pool.query('SELECT 1'), timeoutMs, 'PostgreSQL');
+    },
+    close: async () => {
+      await prisma.$disconnect();
+      await pool.end();
+    },
+  };
+}
