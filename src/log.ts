@@ -1,9 +1,13 @@
-import { pino, type Logger } from 'pino';
+import { AsyncLocalStorage } from 'node:async_hooks';
+import { pino, type DestinationStream, type Logger } from 'pino';
 
 export type { Logger };
 
+/** Request-scoped fields (the request id) that every log line written during a request carries. */
+export const requestScope = new AsyncLocalStorage<{ requestId: string }>();
+
 // Anything that can carry a credential is censored wherever it appears in a log
-// object, at the top level or one level down (req.headers.authorization, input.password...).
+// object, at the top level or up to two levels down (req.headers.authorization, input.password...).
 const sensitiveKeys = [
   'authorization',
   'cookie',
@@ -35,13 +39,14 @@ export const redactPaths = [
   ...sensitiveKeys.map((k) => `*.*["${k}"]`),
 ];
 
-export function createLogger(options: { level: string; destination?: pino.DestinationStream }): Logger {
+export function createLogger(options: { level: string; destination?: DestinationStream }): Logger {
   return pino(
     {
       level: options.level,
       base: { service: 'idgraph' },
       redact: { paths: redactPaths, censor: '[redacted]' },
       serializers: { err: pino.stdSerializers.err },
+      mixin: () => requestScope.getStore() ?? {},
     },
     options.destination,
   );

@@ -17,8 +17,12 @@ export type { Prisma } from '../generated/prisma/client.js';
 export interface Database {
   readonly prisma: PrismaClient;
   readonly driver: DatabaseConfig['driver'];
-  /** The adapter factory Prisma's schema engine uses to migrate this database. */
-  readonly adapterFactory: SqlMigrationAwareDriverAdapterFactory;
+  /**
+   * An adapter factory for Prisma's schema engine, and how to release it. The
+   * engine takes an advisory lock it only gives up when its connection closes,
+   * so on PostgreSQL it gets a pool of its own that is ended after migrating.
+   */
+  openMigrationAdapter(): { factory: SqlMigrationAwareDriverAdapterFactory; release(): Promise<void> };
   /** SQL statements sent so far; tests compare it before and after an operation. */
   readonly statements: StatementCounter;
   /** Runs `fn` on one dedicated connection (advisory locks are per connection). */
@@ -74,7 +78,7 @@ export async function openDatabase(config: DatabaseConfig): Promise<Database> {
     return {
       prisma,
       driver: 'pglite',
-      adapterFactory,
+      openMigrationAdapter: () => ({ factory: adapterFactory, release: async () => {} }),
       statements,
       // PGlite is one connection already.
       withSession: (fn) => fn((sql) => pglite.query(sql)),
@@ -94,27 +98,33 @@ export async function openDatabase(config: DatabaseConfig): Promise<Database> {
     max: config.poolSize,
     connectionTimeoutMillis: config.connectTimeoutMs,
   };
-  let pool: SqlPool;
-  let baseFactory: SqlMigrationAwareDriverAdapterFactory;
-  if (config.driver === 'neon') {
-    neonConfig.webSocketConstructor = WebSocket;
-    // Prisma's Neon adapter owns its own pool; scripts and advisory-lock sessions use a small one beside it.
-    pool = new NeonPool({ ...poolOptions, max: 2 }) as unknown as SqlPool;
-    baseFactory = new PrismaNeon(poolOptions) as unknown as SqlMigrationAwareDriverAdapterFactory;
-  } else {
-    const pgPool = new pg.Pool(poolOptions);
-    pool = pgPool;
-    baseFactory = new PrismaPg(pgPool) as unknown as SqlMigrationAwareDriverAdapterFactory;
-  }
-  pool.on('error', () => {
-    // An idle client died (server restart, network): the pool replaces it; readiness reports the outage.
-  });
-  const adapterFactory = wrapAdapterFactory(baseFactory, (script) => pool.query(script), statements);
+  const neon = config.driver === 'neon';
+  if (neon) neonConfig.webSocketConstructor = WebSocket;
+  /** A pool and the Prisma adapter factory over it. */
+  const connect = (max: number) => {
+    const options = { ...poolOptions, max };
+    // Neon's Pool speaks the same protocol over WebSockets; Prisma's Neon adapter builds its own from the options.
+    const pool = (neon ? new NeonPool(options) : new pg.Pool(options)) as unknown as SqlPool;
+    pool.on('error', () => {
+      // An idle client died (server restart, network): the pool replaces it; readiness reports the outage.
+    });
+    const base = neon ? new PrismaNeon(options) : new PrismaPg(pool as unknown as pg.Pool);
+    const factory = wrapAdapterFactory(
+      base as unknown as SqlMigrationAwareDriverAdapterFactory,
+      (script) => pool.query(script),
+      statements,
+    );
+    return { pool, factory };
+  };
+  const { pool, factory: adapterFactory } = connect(config.poolSize);
   const prisma = new PrismaClient({ adapter: adapterFactory });
   return {
     prisma,
     driver: config.driver,
-    adapterFactory,
+    openMigrationAdapter: () => {
+      const migration = connect(1);
+      return { factory: migration.factory, release: () => migration.pool.end() };
+    },
     statements,
     withSession: async (fn) => {
       const client = await pool.connect();

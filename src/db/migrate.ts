@@ -130,15 +130,27 @@ const MIGRATION_LOCK_KEY = 7_419_052_318_223;
  * Applies pending migrations. Replicas starting at once serialise on a
  * PostgreSQL advisory lock, so each migration is applied exactly once.
  */
-export async function applyMigrations(db: Database, options: MigrateOptions = {}): Promise<string[]> {
+export function applyMigrations(db: Database, options: MigrateOptions = {}): Promise<string[]> {
+  // Calls in one process queue here (a PGlite session's advisory lock is re-entrant);
+  // other processes queue on the advisory lock.
+  const previous = migrationQueue.get(db) ?? Promise.resolve();
+  const run = previous.catch(() => {}).then(() => applyMigrationsLocked(db, options));
+  migrationQueue.set(db, run);
+  return run;
+}
+
+const migrationQueue = new WeakMap<Database, Promise<unknown>>();
+
+async function applyMigrationsLocked(db: Database, options: MigrateOptions): Promise<string[]> {
   const schemaText = fs.readFileSync(options.schemaPath ?? defaultPaths.schema, 'utf8');
   const migrationsList = readMigrationsList(options.migrationsDir);
   return db.withSession(async (query) => {
     await query(`SELECT pg_advisory_lock(${MIGRATION_LOCK_KEY})`);
     try {
-      const { appliedMigrationNames } = await withEngine(db.adapterFactory, schemaText, (engine) =>
+      const adapter = db.openMigrationAdapter();
+      const { appliedMigrationNames } = await withEngine(adapter.factory, schemaText, (engine) =>
         engine.applyMigrations({ migrationsList, filters }),
-      );
+      ).finally(() => adapter.release());
       for (const name of appliedMigrationNames) options.onApplied?.(name);
       return appliedMigrationNames;
     } finally {

@@ -1,0 +1,117 @@
+import { createRequire } from 'node:module';
+import type { AddressInfo } from 'node:net';
+import type { Config } from './config.js';
+import { describeDatabase } from './config.js';
+import { type Database, openDatabase } from './db/client.js';
+import { applyMigrations } from './db/migrate.js';
+import { createEventStore } from './events/store.js';
+import { createLogger, type Logger } from './log.js';
+import { schema } from './schema/index.js';
+import { healthRoutes } from './server/health-routes.js';
+import { createHttpServer } from './server/http.js';
+import { attachGraphqlWs } from './server/ws.js';
+import { createYogaServer } from './server/yoga.js';
+import { createServices } from './services/index.js';
+
+const version = (createRequire(import.meta.url)('../package.json') as { version: string }).version;
+
+export interface AppOptions {
+  log?: Logger;
+  clock?: () => number;
+  /** Outbox destinations each event is queued for. */
+  eventDestinations?: readonly string[];
+}
+
+export type App = Awaited<ReturnType<typeof buildApp>>;
+
+export async function buildApp(config: Config, options: AppOptions = {}) {
+  const log = options.log ?? createLogger({ level: config.logLevel });
+  const clock = options.clock ?? Date.now;
+  const startedAt = clock();
+  const db: Database = await openDatabase(config.database);
+  const events = createEventStore({ destinations: options.eventDestinations ?? ['subscriptions'] });
+  const services = createServices({ config, db, events, clock, startedAt, version });
+
+  // Until migrations and bootstrap succeed, GraphQL answers 503 and /readyz says why.
+  let notReadyReason: string | null = 'starting';
+  const readiness = () => notReadyReason;
+
+  const yoga = createYogaServer({
+    schema,
+    config,
+    log,
+    notReadyReason: readiness,
+    buildContext: (_initial, requestId) => ({
+      prisma: db.prisma,
+      services,
+      viewer: null,
+      requestId,
+      log: log.child({ requestId }),
+    }),
+  });
+  const http = createHttpServer({
+    yoga,
+    routes: healthRoutes({ health: services.health, notReadyReason: readiness }),
+    bodyLimitBytes: config.http.bodyLimitBytes,
+    log,
+  });
+  const ws = attachGraphqlWs(http.server, yoga, { maxPayloadBytes: config.http.bodyLimitBytes });
+
+  async function initialize() {
+    if (config.migrateOnStart) {
+      await applyMigrations(db, { onApplied: (name) => log.info({ migration: name }, 'migration applied') });
+    }
+    const realm = await services.realms.ensureDefaultRealm();
+    if (realm.created) log.info({ realmId: realm.id, slug: config.defaultRealm.slug }, 'default realm created');
+  }
+
+  let retryTimer: NodeJS.Timeout | undefined;
+  let stopped = false;
+  /** Tries to initialise; on failure reports why through readiness and retries with backoff. */
+  async function initializeWithRetry(attempt = 1): Promise<void> {
+    try {
+      await initialize();
+      notReadyReason = null;
+      log.info('ready');
+    } catch (error) {
+      notReadyReason = `database: ${error instanceof Error ? error.message : String(error)}`;
+      const delayMs = Math.min(30_000, 1000 * 2 ** (attempt - 1));
+      log.error({ err: error, attempt, retryInMs: delayMs }, 'start-up failed; retrying');
+      if (!stopped) retryTimer = setTimeout(() => void initializeWithRetry(attempt + 1), delayMs);
+    }
+  }
+
+  return {
+    config,
+    log,
+    db,
+    services,
+    yoga,
+    server: http.server,
+    isReady: () => notReadyReason === null,
+    /** Listens, then migrates and bootstraps. Resolves after the first attempt, ready or not. */
+    async start(port = config.port, host = config.host) {
+      await new Promise<void>((resolve, reject) => {
+        http.server.once('error', reject);
+        http.server.listen(port, host, () => {
+          http.server.off('error', reject);
+          resolve();
+        });
+      });
+      const address = http.server.address() as AddressInfo;
+      log.info({ port: address.port, database: describeDatabase(config.database) }, 'listening');
+      await initializeWithRetry();
+      const shownHost = host === '0.0.0.0' || host === '::' ? 'localhost' : host;
+      return { port: address.port, url: `http://${shownHost}:${address.port}` };
+    },
+    /** Drains in-flight requests, closes sockets, then the database. */
+    async stop() {
+      stopped = true;
+      clearTimeout(retryTimer);
+      await ws.close();
+      if (http.server.listening) await http.close(config.http.shutdownTimeoutMs);
+      await yoga.dispose();
+      await db.close();
+    },
+  };
+}

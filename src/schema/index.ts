@@ -1,0 +1,14 @@
+import { printSubgraphSchema } from '@apollo/subgraph';
+import { builder } from './builder.js';
+import './health.js';
+import './realm.js';
+
+export const schema = builder.toSubGraphSchema({
+  linkUrl: 'https://specs.apollo.dev/federation/v2.6',
+  federationDirectives: ['@key', '@shareable', '@external', '@requires', '@provides', '@tag', '@inaccessible'],
+});
+
+/** The SDL committed as schema.graphql: what a gateway composes. */
+export function printSchema(): string {
+  return `${printSubgraphSchema(schema).trim()}\n`;
+}

@@ -1,0 +1,46 @@
+import { GraphQLError, type ExecutionResult } from 'graphql';
+import { AppError, isErrorCode, toGraphQLError } from '../errors.js';
+import type { Logger } from '../log.js';
+
+const tooComplex = /^Syntax Error: (Query depth limit|Query Cost limit|Aliases limit|Token limit|Directives limit)/i;
+
+/**
+ * Gives every client-caused GraphQL error one code of the taxonomy:
+ * parse and validation failures become bad_request, armor's limits query_too_complex.
+ */
+export function withTaxonomyCode(error: GraphQLError): GraphQLError {
+  if (isErrorCode(error.extensions?.code)) return error;
+  const code = tooComplex.test(error.message) ? 'query_too_complex' : 'bad_request';
+  // Keep yoga's http hints (status, and `spec` for GraphQL-over-HTTP status rules).
+  const http = (error.extensions?.http as Record<string, unknown> | undefined) ?? { status: 400 };
+  return new GraphQLError(error.message, {
+    nodes: error.nodes,
+    source: error.source,
+    positions: error.positions,
+    path: error.path,
+    extensions: { ...error.extensions, code, http },
+  });
+}
+
+export function normalizeResultErrors<T extends ExecutionResult>(result: T): T {
+  if (!result.errors?.length) return result;
+  return { ...result, errors: result.errors.map((e) => (e instanceof GraphQLError ? withTaxonomyCode(e) : e)) };
+}
+
+/**
+ * Yoga's maskError: AppErrors keep their code and safe message; GraphQL errors
+ * raised by graphql-js itself (bad variables, unknown fields) are the client's;
+ * anything else is logged and masked as server_error.
+ */
+export function createMaskError(log: Logger) {
+  return (error: unknown): Error => {
+    const graphQLError = error instanceof GraphQLError ? error : undefined;
+    const original = graphQLError?.originalError ?? error;
+    if (original instanceof AppError) return toGraphQLError(original, graphQLError);
+    if (graphQLError && (!graphQLError.originalError || graphQLError.originalError instanceof GraphQLError)) {
+      return withTaxonomyCode(graphQLError);
+    }
+    log.error({ err: original, path: graphQLError?.path }, 'unexpected error in a resolver');
+    return toGraphQLError(new AppError('server_error'), graphQLError);
+  };
+}

@@ -1,0 +1,90 @@
+import { costLimitPlugin } from '@escape.tech/graphql-armor-cost-limit';
+import { maxAliasesPlugin } from '@escape.tech/graphql-armor-max-aliases';
+import { maxDepthPlugin } from '@escape.tech/graphql-armor-max-depth';
+import { maxTokensPlugin } from '@escape.tech/graphql-armor-max-tokens';
+import { useCSRFPrevention } from '@graphql-yoga/plugin-csrf-prevention';
+import { GraphQLError, type GraphQLSchema } from 'graphql';
+import { createYoga, type Plugin, type YogaInitialContext } from 'graphql-yoga';
+import type { Config } from '../config.js';
+import { AppError } from '../errors.js';
+import type { Logger } from '../log.js';
+import type { GraphQLContext } from '../schema/context.js';
+import { createMaskError, normalizeResultErrors } from './graphql-errors.js';
+import { requestIdFrom } from './request-id.js';
+
+export const graphqlPath = '/graphql';
+
+export interface YogaDeps {
+  schema: GraphQLSchema;
+  config: Config;
+  log: Logger;
+  /** Builds the per-operation context from yoga's initial context (HTTP request or graphql-ws socket). */
+  buildContext: (initial: YogaInitialContext & Record<string, unknown>, requestId: string) => Promise<GraphQLContext> | GraphQLContext;
+  /** Null when ready; otherwise why GraphQL cannot be served yet. */
+  notReadyReason: () => string | null;
+}
+
+// Armor's validation rules report through onReject so the error carries our code.
+function reportTooComplex(ctx: { reportError(error: GraphQLError): void } | null, error: GraphQLError) {
+  ctx?.reportError(new GraphQLError(error.message, { extensions: { code: 'query_too_complex', http: { status: 400, spec: true } } }));
+}
+
+// Yoga reports client errors (a bad global ID, say) at error level; unexpected
+// errors are already logged by maskError, so its reports are kept as warnings.
+function yogaLogger(log: Logger) {
+  const at = (level: 'debug' | 'info' | 'warn') => (...args: unknown[]) => {
+    const err = args.find((a) => a instanceof Error);
+    const message = args.filter((a) => typeof a === 'string').join(' ') || (err as Error | undefined)?.message || 'yoga';
+    log[level](err ? { err } : {}, message);
+  };
+  return { debug: at('debug'), info: at('info'), warn: at('warn'), error: at('warn') };
+}
+
+export function createYogaServer({ schema, config, log, buildContext, notReadyReason }: YogaDeps) {
+  const limits = config.graphql;
+  const readinessGate: Plugin = {
+    onRequest({ url, endResponse, fetchAPI }) {
+      const reason = notReadyReason();
+      if (reason && url.pathname === graphqlPath) {
+        const error = new AppError('unavailable', `idgraph is not ready: ${reason}`);
+        endResponse(
+          new fetchAPI.Response(JSON.stringify({ errors: [{ message: error.message, extensions: { code: error.code } }] }), {
+            status: error.status,
+            headers: { 'content-type': 'application/json', 'retry-after': '5' },
+          }),
+        );
+      }
+    },
+  };
+  const taxonomy: Plugin = {
+    onResultProcess({ result, setResult }) {
+      if (!Array.isArray(result) && !(Symbol.asyncIterator in result)) setResult(normalizeResultErrors(result));
+    },
+    onResponse({ request, response }) {
+      response.headers.set('x-request-id', requestIdFrom(request.headers.get('x-request-id')));
+    },
+  };
+
+  return createYoga<Record<string, unknown>, GraphQLContext>({
+    schema,
+    graphqlEndpoint: graphqlPath,
+    landingPage: false,
+    graphiql: limits.graphiql ? { title: 'idgraph', headers: JSON.stringify({ 'x-graphql-yoga-csrf': '1' }) } : false,
+    logging: yogaLogger(log.child({ component: 'yoga' })),
+    maskedErrors: { maskError: createMaskError(log) },
+    // Introspection stays on: federation gateways and codegen read the schema.
+    context: (initial) => buildContext(initial, requestIdFrom(initial.request?.headers.get('x-request-id'))),
+    plugins: [
+      readinessGate,
+      useCSRFPrevention({ requestHeaders: ['x-graphql-yoga-csrf', 'apollo-require-preflight'] }),
+      maxTokensPlugin({ n: limits.maxTokens }),
+      maxDepthPlugin({ n: limits.maxDepth, ignoreIntrospection: true, propagateOnRejection: false, onReject: [reportTooComplex] }),
+      costLimitPlugin({ maxCost: limits.maxCost, ignoreIntrospection: true, propagateOnRejection: false, onReject: [reportTooComplex] }),
+      maxAliasesPlugin({ n: limits.maxAliases, propagateOnRejection: false, onReject: [reportTooComplex] }),
+      taxonomy,
+    ],
+  });
+}
+
+export type YogaServer = ReturnType<typeof createYogaServer>;
+

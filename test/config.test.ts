@@ -1,0 +1,60 @@
+import path from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { ConfigError, describeDatabase, loadConfig } from '../src/config.js';
+
+function problemsOf(env: Record<string, string>): string[] {
+  try {
+    loadConfig(env);
+  } catch (error) {
+    expect(error).toBeInstanceOf(ConfigError);
+    return (error as ConfigError).problems;
+  }
+  throw new Error('expected loadConfig to throw');
+}
+
+describe('config', () => {
+  it('needs no variable at all: PGlite under ./.data, port 4000', () => {
+    const config = loadConfig({});
+    expect(config.port).toBe(4000);
+    expect(config.database).toEqual({ driver: 'pglite', dataDir: path.resolve('.data/pglite') });
+    expect(config.migrateOnStart).toBe(true);
+    expect(config.graphql.graphiql).toBe(true);
+  });
+
+  it('picks the adapter from DATABASE_URL and DATABASE_DRIVER', () => {
+    expect(loadConfig({ DATABASE_URL: 'memory://' }).database).toEqual({ driver: 'pglite', dataDir: null });
+    expect(loadConfig({ DATABASE_URL: 'postgres://u:p@db:5432/x', DATABASE_POOL_SIZE: '7' }).database).toMatchObject({
+      driver: 'pg',
+      poolSize: 7,
+    });
+    expect(loadConfig({ DATABASE_URL: 'postgresql://u:p@db/x', DATABASE_DRIVER: 'neon' }).database.driver).toBe('neon');
+    expect(loadConfig({ DATA_DIR: '/tmp/idg' }).database).toEqual({ driver: 'pglite', dataDir: '/tmp/idg/pglite' });
+  });
+
+  it('names every bad variable with the reason, in one error', () => {
+    const problems = problemsOf({ PORT: 'eighty', LOG_LEVEL: 'loud', MIGRATE_ON_START: 'maybe', DATABASE_URL: 'mysql://x' });
+    expect(problems).toHaveLength(4);
+    expect(problems.find((p) => p.startsWith('PORT:'))).toContain('"eighty"');
+    expect(problems.find((p) => p.startsWith('LOG_LEVEL:'))).toBeDefined();
+    expect(problems.find((p) => p.startsWith('MIGRATE_ON_START:'))).toBeDefined();
+    expect(problems.find((p) => p.startsWith('DATABASE_URL:'))).toContain('must start with postgres://');
+  });
+
+  it('refuses driver and URL combinations that cannot work', () => {
+    expect(problemsOf({ DATABASE_DRIVER: 'pg' })[0]).toMatch(/^DATABASE_URL: must be a postgres:\/\/ URL when DATABASE_DRIVER=pg/);
+    expect(problemsOf({ DATABASE_DRIVER: 'pglite', DATABASE_URL: 'postgres://a@b/c' })[0]).toMatch(/^DATABASE_DRIVER:/);
+    expect(problemsOf({ PORT: '70000' })[0]).toMatch(/^PORT:/);
+  });
+
+  it('never echoes a database password', () => {
+    const problems = problemsOf({ DATABASE_URL: 'postgres://admin:hunter2@db/x', DATABASE_DRIVER: 'pglite' });
+    expect(problems.join('\n')).not.toContain('hunter2');
+    expect(describeDatabase(loadConfig({ DATABASE_URL: 'postgres://admin:hunter2@db/x' }).database)).toBe(
+      'pg:postgres://admin:***@db/x',
+    );
+  });
+
+  it('treats empty variables as unset', () => {
+    expect(loadConfig({ PORT: '', DATABASE_URL: '' }).port).toBe(4000);
+  });
+});
