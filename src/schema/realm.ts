@@ -1,8 +1,9 @@
 import { builder } from './builder.js';
+import { uuidNodeId } from './ids.js';
 
 builder.prismaNode('Realm', {
   description: 'An application that uses idgraph. Public: it names the realm, nothing more.',
-  id: { field: 'id' },
+  id: uuidNodeId,
   fields: (t) => ({
     slug: t.exposeString('slug'),
     displayName: t.exposeString('displayName'),

@@ -30,14 +30,14 @@ function reportTooComplex(ctx: { reportError(error: GraphQLError): void } | null
 }
 
 // Yoga reports client errors (a bad global ID, say) at error level; unexpected
-// errors are already logged by maskError, so its reports are kept as warnings.
+// errors are logged once, with the request id, by maskError, so its reports go to debug.
 function yogaLogger(log: Logger) {
   const at = (level: 'debug' | 'info' | 'warn') => (...args: unknown[]) => {
     const err = args.find((a) => a instanceof Error);
     const message = args.filter((a) => typeof a === 'string').join(' ') || (err as Error | undefined)?.message || 'yoga';
     log[level](err ? { err } : {}, message);
   };
-  return { debug: at('debug'), info: at('info'), warn: at('warn'), error: at('warn') };
+  return { debug: at('debug'), info: at('info'), warn: at('warn'), error: at('debug') };
 }
 
 export function createYogaServer({ schema, config, log, buildContext, notReadyReason }: YogaDeps) {
