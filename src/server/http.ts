@@ -50,7 +50,11 @@ export function createHttpServer({ yoga, routes, bodyLimitBytes, log }: HttpServ
     return sendError(res, notFound(method, url.pathname));
   };
 
+  let closing = false;
   const server = http.createServer((req, res) => {
+    if (closing) res.shouldKeepAlive = false;
+    // A keep-alive socket that served the last in-flight request must not hold shutdown until its idle timeout.
+    res.once('finish', () => closing && setImmediate(() => server.closeIdleConnections()));
     const requestId = requestIdFrom(req.headers['x-request-id']);
     req.headers['x-request-id'] = requestId;
     res.setHeader('x-request-id', requestId);
@@ -77,6 +81,7 @@ export function createHttpServer({ yoga, routes, bodyLimitBytes, log }: HttpServ
     server,
     /** Stops accepting, lets in-flight requests finish, then closes what is left after `timeoutMs`. */
     async close(timeoutMs: number) {
+      closing = true;
       const closed = new Promise<void>((resolve) => server.close(() => resolve()));
       server.closeIdleConnections();
       const timer = setTimeout(() => {
