@@ -35,6 +35,15 @@ afterEach(async () => {
   }
 });
 
+/** A copy of prisma/migrations with one more migration at the end. */
+function migrationsWithExtra(name: string, sql: string): string {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'idgraph-migrations-'));
+  fs.cpSync(defaultPaths.migrations, dir, { recursive: true });
+  fs.mkdirSync(path.join(dir, name));
+  fs.writeFileSync(path.join(dir, name, 'migration.sql'), sql);
+  return dir;
+}
+
 const migrationNames = readMigrationsList().migrationDirectories.map((d) => d.path);
 
 describe('migrations', () => {
@@ -80,11 +89,8 @@ describe('migrations', () => {
 
   it('records a failing migration as failed and leaves the history consistent', async () => {
     const db = await freshDatabase();
-    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'idgraph-migrations-'));
-    fs.cpSync(defaultPaths.migrations, dir, { recursive: true });
-    fs.mkdirSync(path.join(dir, '29990101000000_broken'));
-    fs.writeFileSync(
-      path.join(dir, '29990101000000_broken', 'migration.sql'),
+    const dir = migrationsWithExtra(
+      '29990101000000_broken',
       'CREATE TABLE broken_ok (id int);\nCREATE FUNCTION f() RETURNS int AS $$ SELECT 1; $$ LANGUAGE sql;\nSELECT * FROM no_such_table;\n',
     );
     await expect(applyMigrations(db, { migrationsDir: dir })).rejects.toThrow(/no_such_table/);
@@ -100,11 +106,8 @@ describe('migrations', () => {
   it('runs dollar-quoted bodies in one piece', async () => {
     const db = await freshDatabase();
     await applyMigrations(db);
-    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'idgraph-migrations-'));
-    fs.cpSync(defaultPaths.migrations, dir, { recursive: true });
-    fs.mkdirSync(path.join(dir, '29990101000000_function'));
-    fs.writeFileSync(
-      path.join(dir, '29990101000000_function', 'migration.sql'),
+    const dir = migrationsWithExtra(
+      '29990101000000_function',
       'CREATE FUNCTION idgraph_answer() RETURNS int AS $$ BEGIN RETURN 42; END; $$ LANGUAGE plpgsql;\n',
     );
     expect(await applyMigrations(db, { migrationsDir: dir })).toEqual(['29990101000000_function']);
