@@ -55,7 +55,7 @@ function startProcess(args: string[], env: Record<string, string>): Promise<{ po
 
 async function main() {
   const idgraph = await startProcess(['src/main.ts'], {
-    NODE_ENV: 'production',
+    GRAPHIQL: 'false',
     LOG_LEVEL: 'info',
     PORT: '0',
     HOST: '127.0.0.1',

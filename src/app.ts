@@ -12,6 +12,10 @@ import { createHttpServer } from './server/http.js';
 import { attachGraphqlWs } from './server/ws.js';
 import { createYogaServer } from './server/yoga.js';
 import { createServices } from './services/index.js';
+import { createEmbeddedEngine } from './identity/embedded/engine.js';
+import { createDevNotifier, createSmtpNotifier, type Notifier } from './identity/notifier.js';
+import { authRoutes } from './server/auth-routes.js';
+import { createRateLimit } from './services/rate-limits.js';
 
 const version = (createRequire(import.meta.url)('../package.json') as { version: string }).version;
 
@@ -20,6 +24,10 @@ export interface AppOptions {
   clock?: () => number;
   /** Outbox destinations each event is queued for. */
   eventDestinations?: readonly string[];
+  /** Email/SMS delivery; defaults to the configured notifier. */
+  notifier?: Notifier;
+  /** Where one-time console output goes (generated keys, dev messages); defaults to stdout. */
+  print?: (text: string) => void;
 }
 
 export type App = Awaited<ReturnType<typeof buildApp>>;
@@ -31,6 +39,17 @@ export async function buildApp(config: Config, options: AppOptions = {}) {
   const db: Database = await openDatabase(config.database);
   const events = createEventStore({ destinations: options.eventDestinations ?? ['subscriptions'] });
   const services = createServices({ config, db, events, clock, startedAt, version });
+  const print = options.print ?? ((text: string) => process.stdout.write(`${text}\n`));
+  const notifier =
+    options.notifier ??
+    (config.auth.notifier.kind === 'smtp' ? createSmtpNotifier(config.auth.notifier) : createDevNotifier(db.prisma, print));
+  const engine = createEmbeddedEngine({ db: db.prisma, auth: config.auth, notifier, clock, version, print });
+  const fiveMinutes = 300;
+  const authLimits = {
+    otp: createRateLimit(db.prisma, { name: 'auth_otp', points: config.auth.rateLimits.otpPer5Min, durationSeconds: fiveMinutes }),
+    verify: createRateLimit(db.prisma, { name: 'auth_verify', points: config.auth.rateLimits.verifyPer5Min, durationSeconds: fiveMinutes }),
+    token: createRateLimit(db.prisma, { name: 'auth_token', points: config.auth.rateLimits.tokenPer5Min, durationSeconds: fiveMinutes }),
+  };
 
   // Until migrations and bootstrap succeed, GraphQL answers 503 and /readyz says why.
   let notReadyReason: string | null = 'starting';
@@ -51,7 +70,17 @@ export async function buildApp(config: Config, options: AppOptions = {}) {
   });
   const http = createHttpServer({
     yoga,
-    routes: healthRoutes({ health: services.health, notReadyReason: readiness }),
+    routes: [
+      ...healthRoutes({ health: services.health, notReadyReason: readiness }),
+      ...authRoutes({
+        provider: engine.provider,
+        auth: config.auth,
+        isApiKey: (value) => engine.isApiKey(value),
+        limits: authLimits,
+        bodyLimitBytes: config.http.bodyLimitBytes,
+        log,
+      }),
+    ],
     bodyLimitBytes: config.http.bodyLimitBytes,
     log,
   });
@@ -61,6 +90,7 @@ export async function buildApp(config: Config, options: AppOptions = {}) {
     if (config.migrateOnStart) {
       await applyMigrations(db, { onApplied: (name) => log.info({ migration: name }, 'migration applied') });
     }
+    await engine.init();
     const realm = await services.realms.ensureDefaultRealm();
     if (realm.created) log.info({ realmId: realm.id, slug: config.defaultRealm.slug }, 'default realm created');
   }
@@ -86,6 +116,7 @@ export async function buildApp(config: Config, options: AppOptions = {}) {
     log,
     db,
     services,
+    identity: engine,
     yoga,
     server: http.server,
     isReady: () => notReadyReason === null,

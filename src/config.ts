@@ -38,6 +38,38 @@ const envSchema = z
     GRAPHQL_MAX_TOKENS: positiveInt.default(5000),
     GRAPHIQL: bool.optional(),
     SHUTDOWN_TIMEOUT_MS: positiveInt.default(10_000),
+    // The embedded identity engine (GoTrue-compatible, served at /auth/v1).
+    PUBLIC_URL: z.url({ protocol: /^https?$/ }).optional(),
+    AUTH_SITE_URL: z.url({ protocol: /^https?$/ }).optional(),
+    AUTH_URI_ALLOW_LIST: z.string().default(''),
+    AUTH_JWT_EXP: positiveInt.max(7 * 24 * 3600).default(3600),
+    AUTH_JWT_AUD: z.string().min(1).default('authenticated'),
+    AUTH_JWT_ISSUER: z.string().min(1).optional(),
+    AUTH_AUTOCONFIRM: bool.default(true),
+    AUTH_DISABLE_SIGNUP: bool.default(false),
+    AUTH_PASSWORD_MIN_LENGTH: positiveInt.min(6).max(72).default(6),
+    AUTH_REFRESH_TOKEN_ROTATION: bool.default(true),
+    AUTH_REFRESH_TOKEN_REUSE_INTERVAL: z.coerce.number().int().min(0).max(3600).default(10),
+    AUTH_UPDATE_PASSWORD_REQUIRE_REAUTHENTICATION: bool.default(false),
+    AUTH_OTP_EXP: positiveInt.max(86400).default(3600),
+    AUTH_OTP_LENGTH: positiveInt.min(6).max(10).default(6),
+    AUTH_SMS_OTP_EXP: positiveInt.max(86400).default(60),
+    AUTH_MAX_FREQUENCY: z.coerce.number().int().min(0).max(3600).default(60),
+    AUTH_MFA_CHALLENGE_EXPIRY: positiveInt.min(300).default(300),
+    AUTH_MFA_MAX_FACTORS: positiveInt.max(100).default(10),
+    AUTH_RATE_LIMIT_OTP: z.coerce.number().int().min(0).default(30),
+    AUTH_RATE_LIMIT_VERIFY: z.coerce.number().int().min(0).default(30),
+    AUTH_RATE_LIMIT_TOKEN: z.coerce.number().int().min(0).default(150),
+    AUTH_KEY_ENCRYPTION_KEY: z
+      .string()
+      .refine((v) => Buffer.from(v, 'base64').length === 32, { message: 'must be 32 bytes, base64-encoded (openssl rand -base64 32)' })
+      .optional(),
+    AUTH_ANON_KEY: z.string().min(20).optional(),
+    AUTH_SERVICE_ROLE_KEY: z.string().min(20).optional(),
+    AUTH_OIDC_ISSUERS: z.string().default('[]'),
+    NOTIFIER: z.enum(['dev', 'smtp']).default('dev'),
+    SMTP_URL: z.string().regex(/^smtps?:\/\//, 'must be an smtp:// or smtps:// URL').optional(),
+    SMTP_FROM: z.string().min(3).default('idgraph <no-reply@localhost>'),
   })
   .superRefine((env, ctx) => {
     const url = env.DATABASE_URL;
@@ -49,6 +81,23 @@ const envSchema = z
         message: `must be a postgres:// URL when DATABASE_DRIVER=${env.DATABASE_DRIVER}`,
       });
     }
+    if (env.NOTIFIER === 'smtp' && !env.SMTP_URL) {
+      ctx.addIssue({ code: 'custom', path: ['SMTP_URL'], message: 'is required when NOTIFIER=smtp' });
+    }
+    if (env.NODE_ENV === 'production' && !env.AUTH_KEY_ENCRYPTION_KEY) {
+      ctx.addIssue({
+        code: 'custom',
+        path: ['AUTH_KEY_ENCRYPTION_KEY'],
+        message: 'is required in production: signing keys and TOTP secrets are encrypted with it',
+      });
+    }
+    if (env.NODE_ENV === 'production' && env.NOTIFIER === 'dev') {
+      ctx.addIssue({ code: 'custom', path: ['NOTIFIER'], message: 'dev stores codes in the database; use smtp in production' });
+    }
+    const issuers = parseOidcIssuers(env.AUTH_OIDC_ISSUERS);
+    if (!issuers.success) {
+      ctx.addIssue({ code: 'custom', path: ['AUTH_OIDC_ISSUERS'], message: issuers.message });
+    }
     if (env.DATABASE_DRIVER === 'pglite' && isPostgresUrl) {
       ctx.addIssue({
         code: 'custom',
@@ -57,6 +106,34 @@ const envSchema = z
       });
     }
   });
+
+const oidcIssuerSchema = z
+  .object({
+    /** The `provider` name clients send (e.g. "authentik", or "custom:authentik"). */
+    provider: z.string().regex(/^[a-z0-9:_-]{1,64}$/),
+    issuer: z.url(),
+    audiences: z.array(z.string().min(1)).min(1),
+    jwksUri: z.url().optional(),
+    skipNonceCheck: z.boolean().default(false),
+    emailOptional: z.boolean().default(false),
+  })
+  .strict();
+
+export type OidcIssuerConfig = z.infer<typeof oidcIssuerSchema>;
+
+function parseOidcIssuers(text: string): { success: true; data: OidcIssuerConfig[] } | { success: false; message: string } {
+  let json: unknown;
+  try {
+    json = JSON.parse(text);
+  } catch {
+    return { success: false, message: 'must be a JSON array of {provider, issuer, audiences, jwksUri?}' };
+  }
+  const parsed = z.array(oidcIssuerSchema).safeParse(json);
+  if (!parsed.success) {
+    return { success: false, message: parsed.error.issues.map((i) => `[${i.path.join('.')}] ${i.message}`).join('; ') };
+  }
+  return { success: true, data: parsed.data };
+}
 
 export type DatabaseConfig =
   | { driver: 'pglite'; dataDir: string | null /* null = in memory */ }
@@ -73,6 +150,29 @@ export interface Config {
   defaultRealm: { slug: string; displayName: string };
   http: { bodyLimitBytes: number; shutdownTimeoutMs: number };
   graphql: { maxDepth: number; maxCost: number; maxAliases: number; maxTokens: number; graphiql: boolean };
+  auth: AuthConfig;
+}
+
+export interface AuthConfig {
+  /** Where idgraph is reached from outside; links in messages point here. */
+  publicUrl: string;
+  siteUrl: string;
+  uriAllowList: string[];
+  jwt: { exp: number; aud: string; issuer: string };
+  autoconfirm: boolean;
+  disableSignup: boolean;
+  passwordMinLength: number;
+  refreshToken: { rotation: boolean; reuseIntervalSeconds: number };
+  updatePasswordRequireReauthentication: boolean;
+  otp: { emailExpSeconds: number; smsExpSeconds: number; length: number; maxFrequencySeconds: number };
+  mfa: { challengeExpirySeconds: number; maxFactors: number };
+  rateLimits: { otpPer5Min: number; verifyPer5Min: number; tokenPer5Min: number };
+  /** 32-byte key; null = keys and TOTP secrets stored in plain text (embedded dev mode only). */
+  keyEncryptionKey: Buffer | null;
+  anonKey: string | null;
+  serviceRoleKey: string | null;
+  oidcIssuers: OidcIssuerConfig[];
+  notifier: { kind: 'dev' } | { kind: 'smtp'; url: string; from: string };
 }
 
 export class ConfigError extends Error {
@@ -114,6 +214,31 @@ export function loadConfig(source: Record<string, string | undefined> = process.
     );
   }
   const env = parsed.data;
+  const publicUrl = (env.PUBLIC_URL ?? `http://localhost:${env.PORT}`).replace(/\/$/, '');
+  const auth: AuthConfig = {
+    publicUrl,
+    siteUrl: (env.AUTH_SITE_URL ?? publicUrl).replace(/\/$/, ''),
+    uriAllowList: env.AUTH_URI_ALLOW_LIST.split(',').map((s) => s.trim()).filter(Boolean),
+    jwt: { exp: env.AUTH_JWT_EXP, aud: env.AUTH_JWT_AUD, issuer: env.AUTH_JWT_ISSUER ?? `${publicUrl}/auth/v1` },
+    autoconfirm: env.AUTH_AUTOCONFIRM,
+    disableSignup: env.AUTH_DISABLE_SIGNUP,
+    passwordMinLength: env.AUTH_PASSWORD_MIN_LENGTH,
+    refreshToken: { rotation: env.AUTH_REFRESH_TOKEN_ROTATION, reuseIntervalSeconds: env.AUTH_REFRESH_TOKEN_REUSE_INTERVAL },
+    updatePasswordRequireReauthentication: env.AUTH_UPDATE_PASSWORD_REQUIRE_REAUTHENTICATION,
+    otp: {
+      emailExpSeconds: env.AUTH_OTP_EXP,
+      smsExpSeconds: env.AUTH_SMS_OTP_EXP,
+      length: env.AUTH_OTP_LENGTH,
+      maxFrequencySeconds: env.AUTH_MAX_FREQUENCY,
+    },
+    mfa: { challengeExpirySeconds: env.AUTH_MFA_CHALLENGE_EXPIRY, maxFactors: env.AUTH_MFA_MAX_FACTORS },
+    rateLimits: { otpPer5Min: env.AUTH_RATE_LIMIT_OTP, verifyPer5Min: env.AUTH_RATE_LIMIT_VERIFY, tokenPer5Min: env.AUTH_RATE_LIMIT_TOKEN },
+    keyEncryptionKey: env.AUTH_KEY_ENCRYPTION_KEY ? Buffer.from(env.AUTH_KEY_ENCRYPTION_KEY, 'base64') : null,
+    anonKey: env.AUTH_ANON_KEY ?? null,
+    serviceRoleKey: env.AUTH_SERVICE_ROLE_KEY ?? null,
+    oidcIssuers: (parseOidcIssuers(env.AUTH_OIDC_ISSUERS) as { data: OidcIssuerConfig[] }).data,
+    notifier: env.NOTIFIER === 'smtp' ? { kind: 'smtp', url: env.SMTP_URL as string, from: env.SMTP_FROM } : { kind: 'dev' },
+  };
   return {
     env: env.NODE_ENV,
     host: env.HOST,
@@ -131,13 +256,14 @@ export function loadConfig(source: Record<string, string | undefined> = process.
       maxTokens: env.GRAPHQL_MAX_TOKENS,
       graphiql: env.GRAPHIQL ?? env.NODE_ENV !== 'production',
     },
+    auth,
   };
 }
 
 /** Connection strings carry passwords: never echo them back in an error. */
 function redactValue(name: string, value: string): string {
   if (name === 'DATABASE_URL') return value.replace(/\/\/([^:@/]+):[^@/]*@/, '//$1:***@');
-  if (/SECRET|KEY|PASSWORD|TOKEN/.test(name)) return '***';
+  if (/SECRET|KEY|PASSWORD|TOKEN|SMTP_URL/.test(name)) return '***';
   return value;
 }
 

@@ -2,7 +2,7 @@ import type http from 'node:http';
 import { AppError, restErrorBody } from '../errors.js';
 
 export interface RestRoute {
-  method: 'GET' | 'POST' | 'PUT' | 'DELETE' | 'PATCH';
+  method: 'GET' | 'POST' | 'PUT' | 'DELETE' | 'PATCH' | 'OPTIONS';
   /** Exact path, or a prefix when it ends with `/*`. */
   path: string;
   handle(req: http.IncomingMessage, res: http.ServerResponse, url: URL): Promise<void> | void;

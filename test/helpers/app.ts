@@ -34,6 +34,9 @@ export interface TestApp {
   url: string;
   wsUrl: string;
   logs: CapturedLogs;
+  /** What the app printed on the console (generated keys, dev-notifier messages). */
+  printed: string[];
+  apiKeys(): { anon: string; serviceRole: string };
   /** Runs a typed operation in-process through yoga.fetch. */
   execute<R, V extends Record<string, unknown>>(
     document: TypedDocumentNode<R, V>,
@@ -47,13 +50,29 @@ export interface TestApp {
 
 export async function startTestApp(options: { env?: Record<string, string>; database?: TestDatabase } = {}): Promise<TestApp> {
   const database = options.database ?? (await createTestDatabase());
-  const config = loadConfig({ NODE_ENV: 'test', LOG_LEVEL: 'debug', DATABASE_URL: database.url, ...options.env });
+  const config = loadConfig({
+    NODE_ENV: 'test',
+    LOG_LEVEL: 'debug',
+    DATABASE_URL: database.url,
+    // Per-IP limits off unless a test sets them: every test client is 127.0.0.1.
+    AUTH_RATE_LIMIT_OTP: '0',
+    AUTH_RATE_LIMIT_VERIFY: '0',
+    AUTH_RATE_LIMIT_TOKEN: '0',
+    AUTH_MAX_FREQUENCY: '0',
+    ...options.env,
+  });
   const { logs, stream } = captureLogs();
-  const app = await buildApp(config, { log: createLogger({ level: config.logLevel, destination: stream }) });
+  const printed: string[] = [];
+  const app = await buildApp(config, {
+    log: createLogger({ level: config.logLevel, destination: stream }),
+    print: (text) => printed.push(text),
+  });
   const { port } = await app.start(0, '127.0.0.1');
   const url = `http://127.0.0.1:${port}`;
   return {
     app,
+    printed,
+    apiKeys: () => app.identity.apiKeys(),
     database,
     url,
     wsUrl: `ws://127.0.0.1:${port}/graphql`,

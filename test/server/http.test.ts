@@ -154,7 +154,7 @@ describe('HTTP transport', () => {
 describe('HTTP transport, configured limits', () => {
   let limited: TestApp;
   beforeAll(async () => {
-    limited = await startTestApp({ env: { GRAPHQL_MAX_DEPTH: '1', GRAPHQL_MAX_TOKENS: '40', GRAPHQL_MAX_COST: '3', NODE_ENV: 'production' } });
+    limited = await startTestApp({ env: { GRAPHQL_MAX_DEPTH: '1', GRAPHQL_MAX_TOKENS: '40', GRAPHQL_MAX_COST: '3', GRAPHIQL: 'false' } });
   });
   afterAll(() => limited.close());
 
@@ -183,7 +183,7 @@ describe('HTTP transport, configured limits', () => {
     expect(body.errors[0].message).toMatch(/cost/i);
   });
 
-  it('serves no GraphiQL in production', async () => {
+  it('serves no GraphiQL when GRAPHIQL=false', async () => {
     const page = await fetch(`${limited.url}/graphql`, { headers: { accept: 'text/html' } });
     expect(page.headers.get('content-type') ?? '').not.toContain('text/html');
   });

@@ -1,0 +1,106 @@
+import { randomUUID } from 'node:crypto';
+import { createLocalJWKSet, exportJWK, generateKeyPair, importJWK, type JWK, type JWTPayload, jwtVerify, SignJWT } from 'jose';
+import type { PrismaClient } from '../../generated/prisma/client.js';
+import type { SecretBox } from './crypto.js';
+
+const ALG = 'ES256';
+
+interface LoadedKey {
+  kid: string;
+  status: string;
+  publicJwk: JWK;
+  privateKey?: CryptoKey;
+}
+
+/**
+ * The engine's ES256 signing keys: generated on first start, persisted (private
+ * half sealed by the SecretBox), rotated on demand with the previous public key
+ * kept in the JWKS so tokens it signed still verify.
+ */
+export function createKeyStore({ db, box }: { db: PrismaClient; box: SecretBox }) {
+  let keys: LoadedKey[] = [];
+  let loadedAt = 0;
+
+  async function load() {
+    const rows = await db.authSigningKey.findMany({ where: { status: { in: ['active', 'previous'] } }, orderBy: { createdAt: 'desc' } });
+    keys = await Promise.all(
+      rows.map(async (row) => ({
+        kid: row.kid,
+        status: row.status,
+        publicJwk: row.publicJwk as JWK,
+        privateKey:
+          row.status === 'active' ? ((await importJWK(JSON.parse(box.open(row.privateJwk)) as JWK, ALG)) as CryptoKey) : undefined,
+      })),
+    );
+    loadedAt = Date.now();
+  }
+
+  async function createKey(status: 'active') {
+    const { publicKey, privateKey } = await generateKeyPair(ALG, { extractable: true });
+    const kid = randomUUID();
+    const publicJwk = { ...(await exportJWK(publicKey)), kid, alg: ALG, use: 'sig', key_ops: ['verify'] };
+    const privateJwk = { ...(await exportJWK(privateKey)), kid, alg: ALG };
+    return { kid, alg: ALG, status, publicJwk, privateJwk: box.seal(JSON.stringify(privateJwk)) };
+  }
+
+  const active = () => keys.find((k) => k.status === 'active');
+
+  return {
+    /** Creates the first key when there is none (idempotent across replicas: the oldest active key wins). */
+    async init() {
+      await load();
+      if (!active()) {
+        const key = await createKey('active');
+        await db.$transaction(async (tx) => {
+          await tx.$executeRaw`SELECT pg_advisory_xact_lock(7419052318225)`;
+          if ((await tx.authSigningKey.count({ where: { status: 'active' } })) === 0) await tx.authSigningKey.create({ data: key });
+        });
+        await load();
+      }
+    },
+
+    /** Makes a new key active; the old one stays in the JWKS as `previous` until retired. */
+    async rotate() {
+      const key = await createKey('active');
+      await db.$transaction([
+        db.authSigningKey.updateMany({ where: { status: 'previous' }, data: { status: 'retired' } }),
+        db.authSigningKey.updateMany({ where: { status: 'active' }, data: { status: 'previous', rotatedAt: new Date() } }),
+        db.authSigningKey.create({ data: key }),
+      ]);
+      await load();
+      return key.kid;
+    },
+
+    jwks(): { keys: JWK[] } {
+      return { keys: keys.map((k) => k.publicJwk) };
+    },
+
+    async sign(claims: JWTPayload): Promise<string> {
+      const key = active();
+      if (!key?.privateKey) throw new Error('no active signing key');
+      return new SignJWT(claims).setProtectedHeader({ alg: ALG, kid: key.kid, typ: 'JWT' }).sign(key.privateKey);
+    },
+
+    /** Verifies a token signed by one of the keys (reloading once if the kid is new: another replica rotated). */
+    async verify(token: string, options: { issuer?: string; audience?: string; clockToleranceSeconds?: number } = {}) {
+      const attempt = () =>
+        jwtVerify(token, createLocalJWKSet(this.jwks()), {
+          algorithms: [ALG],
+          issuer: options.issuer,
+          audience: options.audience,
+          clockTolerance: options.clockToleranceSeconds ?? 0,
+        });
+      try {
+        return await attempt();
+      } catch (error) {
+        if ((error as { code?: string }).code === 'ERR_JWKS_NO_MATCHING_KEY' && Date.now() - loadedAt > 1000) {
+          await load();
+          return attempt();
+        }
+        throw error;
+      }
+    },
+  };
+}
+
+export type KeyStore = ReturnType<typeof createKeyStore>;

@@ -1,0 +1,115 @@
+import type { AuthConfig } from '../../config.js';
+import type { Prisma, PrismaClient } from '../../generated/prisma/client.js';
+import { ProviderError } from '../errors.js';
+import type { Notifier } from '../notifier.js';
+import { gotrueTokenHash, numericOtp } from './crypto.js';
+
+type Db = PrismaClient | Prisma.TransactionClient;
+
+export type TokenType = 'confirmation' | 'recovery' | 'email_change_new' | 'phone_change' | 'reauthentication';
+
+const sentAtColumn = {
+  confirmation: 'confirmationSentAt',
+  recovery: 'recoverySentAt',
+  email_change_new: 'emailChangeSentAt',
+  phone_change: 'phoneChangeSentAt',
+  reauthentication: 'reauthenticationSentAt',
+} as const satisfies Record<TokenType, string>;
+
+const subjects: Record<string, string> = {
+  signup: 'Confirm your signup',
+  invite: 'You have been invited',
+  magiclink: 'Your sign-in link',
+  recovery: 'Reset your password',
+  email_change: 'Confirm your new email address',
+  reauthentication: 'Confirm it is you',
+};
+
+export interface OtpDeps {
+  db: PrismaClient;
+  auth: AuthConfig;
+  notifier: Notifier;
+  clock: () => number;
+}
+
+/**
+ * One-time codes and link tokens, stored as GoTrue stores them (one per user and
+ * type, hashed as hex(sha224(identifier + otp))). A code is both typed by the
+ * user and, hashed, the token of the emailed link.
+ */
+export function createOtpManager({ db, auth, notifier, clock }: OtpDeps) {
+  const expirySeconds = (relatesTo: string) => (relatesTo.includes('@') ? auth.otp.emailExpSeconds : auth.otp.smsExpSeconds);
+
+  return {
+    /** Creates (or replaces) a code, respecting the per-user send frequency, and delivers it. */
+    async issue(
+      user: { id: string; [key: string]: unknown },
+      tokenType: TokenType,
+      relatesTo: string,
+      kind: string,
+      options: { redirectTo?: string; deliver?: boolean; tx?: Db } = {},
+    ): Promise<{ otp: string; tokenHash: string; messageId?: string }> {
+      const tx = options.tx ?? db;
+      const column = sentAtColumn[tokenType];
+      const lastSent = user[column] as Date | null | undefined;
+      const waitMs = lastSent ? lastSent.getTime() + auth.otp.maxFrequencySeconds * 1000 - clock() : 0;
+      if (options.deliver !== false && waitMs > 0) {
+        const email = relatesTo.includes('@');
+        throw new ProviderError(
+          429,
+          email ? 'over_email_send_rate_limit' : 'over_sms_send_rate_limit',
+          `For security purposes, you can only request this after ${Math.ceil(waitMs / 1000)} seconds.`,
+          { retryAfterSeconds: Math.ceil(waitMs / 1000) },
+        );
+      }
+      const otp = numericOtp(auth.otp.length);
+      const tokenHash = gotrueTokenHash(relatesTo, otp);
+      await tx.authOneTimeToken.upsert({
+        where: { userId_tokenType: { userId: user.id, tokenType } },
+        create: { userId: user.id, tokenType, tokenHash, relatesTo },
+        update: { tokenHash, relatesTo, createdAt: new Date(clock()) },
+      });
+      await tx.authUser.update({ where: { id: user.id }, data: { [column]: new Date(clock()) } });
+      if (options.deliver === false) return { otp, tokenHash };
+      const link = `${auth.publicUrl}/auth/v1/verify?token=${tokenHash}&type=${kind}${options.redirectTo ? `&redirect_to=${encodeURIComponent(options.redirectTo)}` : ''}`;
+      const channel = relatesTo.includes('@') ? 'email' : 'sms';
+      const { messageId } = await notifier.send({
+        channel,
+        to: channel === 'sms' ? `+${relatesTo}` : relatesTo,
+        kind,
+        subject: subjects[kind] ?? 'Your code',
+        body: channel === 'sms' ? `Your code is ${otp}` : `Your code is ${otp}\n\nOr follow this link: ${link}`,
+      });
+      return { otp, tokenHash, messageId };
+    },
+
+    /**
+     * Finds and consumes a matching, unexpired token of one of `types`. Either the
+     * typed code with its identifier, or the link's token hash alone.
+     */
+    async consume(
+      tx: Prisma.TransactionClient,
+      types: TokenType[],
+      proof: { token: string; identifier: string } | { tokenHash: string },
+    ) {
+      const tokenHash = 'tokenHash' in proof ? proof.tokenHash : gotrueTokenHash(proof.identifier, proof.token);
+      const row = await tx.authOneTimeToken.findFirst({
+        where: {
+          tokenHash,
+          tokenType: { in: types },
+          ...('identifier' in proof ? { relatesTo: proof.identifier } : {}),
+        },
+      });
+      if (!row) throw new ProviderError(403, 'otp_expired', 'Token has expired or is invalid');
+      // Single use whatever happens next.
+      const { count } = await tx.authOneTimeToken.deleteMany({ where: { id: row.id, tokenHash } });
+      if (count !== 1) throw new ProviderError(403, 'otp_expired', 'Token has expired or is invalid');
+      if (row.createdAt.getTime() + expirySeconds(row.relatesTo) * 1000 < clock()) {
+        throw new ProviderError(403, 'otp_expired', 'Token has expired or is invalid');
+      }
+      return row;
+    },
+  };
+}
+
+export type OtpManager = ReturnType<typeof createOtpManager>;

@@ -1,0 +1,304 @@
+import type http from 'node:http';
+import type { AuthConfig } from '../config.js';
+import { ProviderError } from '../identity/errors.js';
+import type { Body, IdentityProvider, LogoutScope } from '../identity/provider.js';
+import type { AccessTokenResponse, RequestMeta } from '../identity/types.js';
+import type { Logger } from '../log.js';
+import type { RateLimit } from '../services/rate-limits.js';
+import { sendProviderError } from './auth-errors.js';
+import { readJsonObject } from './body.js';
+import { sendJson, type RestRoute } from './rest.js';
+
+export interface AuthRouteDeps {
+  provider: IdentityProvider;
+  auth: AuthConfig;
+  /** The gateway's apikey check (anon or service-role key). */
+  isApiKey: (value: string | null) => boolean;
+  limits: { otp: RateLimit; verify: RateLimit; token: RateLimit };
+  bodyLimitBytes: number;
+  log: Logger;
+}
+
+interface Call {
+  req: http.IncomingMessage;
+  res: http.ServerResponse;
+  url: URL;
+  params: string[];
+  meta: RequestMeta;
+  bearer: string | null;
+  body: () => Promise<Body>;
+  redirectTo: string | undefined;
+}
+
+type Handler = (call: Call) => Promise<unknown>;
+
+interface Route {
+  method: string;
+  pattern: RegExp;
+  /** Reachable without the apikey header: links opened from emails, public metadata. */
+  open?: boolean;
+  limit?: keyof AuthRouteDeps['limits'];
+  handle: Handler;
+}
+
+const NO_CONTENT = Symbol('no content');
+const uuid = '([0-9a-fA-F-]{36})';
+
+function bearerOf(req: http.IncomingMessage): string | null {
+  const header = req.headers.authorization;
+  const match = header ? /^Bearer\s+(\S+)$/i.exec(header) : null;
+  return match?.[1] ?? null;
+}
+
+/** redirect_to is honoured on the site's scheme and host (any port on loopback) or an allow-list glob. */
+export function allowedRedirect(auth: AuthConfig, redirectTo: string | null): string | undefined {
+  if (!redirectTo) return undefined;
+  let target: URL;
+  try {
+    target = new URL(redirectTo);
+  } catch {
+    return undefined;
+  }
+  const site = new URL(auth.siteUrl);
+  const loopback = ['localhost', '127.0.0.1', '[::1]'];
+  if (target.protocol === site.protocol && (target.host === site.host || (loopback.includes(target.hostname) && loopback.includes(site.hostname)))) {
+    return redirectTo;
+  }
+  const matches = auth.uriAllowList.some((glob) =>
+    new RegExp(`^${glob.replace(/[.+?^${}()|[\]\\]/g, '\\$&').replace(/\*\*/g, '.*').replace(/(?<!\.)\*/g, '[^/]*')}$`).test(redirectTo),
+  );
+  return matches ? redirectTo : undefined;
+}
+
+function fragmentFor(session: AccessTokenResponse, type: string): string {
+  const params = new URLSearchParams({
+    access_token: session.access_token,
+    expires_at: String(session.expires_at),
+    expires_in: String(session.expires_in),
+    refresh_token: session.refresh_token,
+    token_type: 'bearer',
+    type,
+  });
+  return `${params.toString()}&sb=`;
+}
+
+export function authRoutes(deps: AuthRouteDeps): RestRoute[] {
+  const { provider, auth, log } = deps;
+  const scope = (value: string | null): LogoutScope => {
+    const s = value ?? 'global';
+    if (s !== 'global' && s !== 'local' && s !== 'others') throw new ProviderError(400, 'validation_failed', `Unsupported logout scope "${s}"`);
+    return s;
+  };
+  const admin = async (call: Call) => provider.admin.authorize(call.bearer);
+
+  const routes: Route[] = [
+    { method: 'GET', pattern: /^\/health$/, open: true, handle: () => provider.health() },
+    { method: 'GET', pattern: /^\/settings$/, handle: () => provider.settings() },
+    {
+      method: 'GET',
+      pattern: /^\/\.well-known\/jwks\.json$/,
+      open: true,
+      handle: async (c) => {
+        sendJson(c.res, 200, await provider.jwks(), { 'cache-control': 'public, max-age=600' });
+        return NO_CONTENT;
+      },
+    },
+    { method: 'GET', pattern: /^\/\.well-known\/openid-configuration$/, open: true, handle: () => provider.openidConfiguration() },
+    { method: 'POST', pattern: /^\/signup$/, limit: 'otp', handle: async (c) => provider.signUp(await c.body(), c.meta, c.redirectTo) },
+    {
+      method: 'POST',
+      pattern: /^\/token$/,
+      limit: 'token',
+      handle: async (c) => provider.token(c.url.searchParams.get('grant_type') ?? '', await c.body(), c.meta, c.bearer),
+    },
+    {
+      method: 'POST',
+      pattern: /^\/logout$/,
+      handle: async (c) => {
+        await provider.logout(c.bearer, scope(c.url.searchParams.get('scope')));
+        return NO_CONTENT;
+      },
+    },
+    { method: 'POST', pattern: /^\/(otp|magiclink)$/, limit: 'otp', handle: async (c) => provider.sendOtp(await c.body(), c.meta, c.redirectTo) },
+    { method: 'POST', pattern: /^\/recover$/, limit: 'otp', handle: async (c) => provider.recover(await c.body(), c.meta, c.redirectTo) },
+    { method: 'POST', pattern: /^\/resend$/, limit: 'otp', handle: async (c) => provider.resend(await c.body(), c.meta, c.redirectTo) },
+    { method: 'POST', pattern: /^\/verify$/, limit: 'verify', handle: async (c) => provider.verify(await c.body(), c.meta) },
+    {
+      method: 'GET',
+      pattern: /^\/verify$/,
+      open: true,
+      limit: 'verify',
+      handle: async (c) => {
+        const type = c.url.searchParams.get('type') ?? '';
+        const target = c.redirectTo ?? auth.siteUrl;
+        let location: string;
+        try {
+          const session = await provider.verify({ type, token_hash: c.url.searchParams.get('token') ?? '' }, c.meta);
+          location = `${target}#${fragmentFor(session, type)}`;
+        } catch (error) {
+          if (!(error instanceof ProviderError)) throw error;
+          const params = new URLSearchParams({ error: 'access_denied', error_code: error.errorCode, error_description: error.message });
+          location = `${target}#${params.toString()}&sb=`;
+        }
+        c.res.writeHead(303, { location, 'cache-control': 'no-store' });
+        c.res.end();
+        return NO_CONTENT;
+      },
+    },
+    { method: 'GET', pattern: /^\/user$/, handle: (c) => provider.getUser(c.bearer) },
+    { method: 'PUT', pattern: /^\/user$/, limit: 'otp', handle: async (c) => provider.updateUser(c.bearer, await c.body(), c.meta, c.redirectTo) },
+    { method: 'GET', pattern: /^\/reauthenticate$/, handle: (c) => provider.reauthenticate(c.bearer, c.meta) },
+    { method: 'DELETE', pattern: new RegExp(`^/user/identities/${uuid}$`), handle: (c) => provider.unlinkIdentity(c.bearer, c.params[0]!) },
+    { method: 'POST', pattern: /^\/factors$/, handle: async (c) => provider.enrollFactor(c.bearer, await c.body()) },
+    {
+      method: 'POST',
+      pattern: new RegExp(`^/factors/${uuid}/challenge$`),
+      handle: async (c) => provider.challengeFactor(c.bearer, c.params[0]!, await c.body(), c.meta),
+    },
+    {
+      method: 'POST',
+      pattern: new RegExp(`^/factors/${uuid}/verify$`),
+      handle: async (c) => provider.verifyFactor(c.bearer, c.params[0]!, await c.body(), c.meta),
+    },
+    { method: 'DELETE', pattern: new RegExp(`^/factors/${uuid}$`), handle: (c) => provider.unenrollFactor(c.bearer, c.params[0]!) },
+    // Features the embedded engine does not offer answer as GoTrue does when they are off.
+    ...['GET /authorize', 'GET /callback', 'POST /sso', 'GET /user/identities/authorize', 'GET /sso/saml/metadata', 'POST /sso/saml/acs'].map(
+      (spec): Route => {
+        const [method, path] = spec.split(' ') as [string, string];
+        return {
+          method,
+          pattern: new RegExp(`^${path.replace(/\//g, '\\/')}$`),
+          open: method === 'GET' && path !== '/user/identities/authorize',
+          handle: async () => {
+            throw new ProviderError(404, 'feature_disabled', `${path} is not available in embedded mode`);
+          },
+        };
+      },
+    ),
+    {
+      method: 'GET',
+      pattern: /^\/admin\/users$/,
+      handle: async (c) => {
+        await admin(c);
+        const page = Math.max(1, Number(c.url.searchParams.get('page') ?? 1) || 1);
+        const perPage = Math.min(1000, Math.max(1, Number(c.url.searchParams.get('per_page') ?? 50) || 50));
+        const { users, total, aud } = await provider.admin.listUsers(page, perPage);
+        const last = Math.max(1, Math.ceil(total / perPage));
+        const base = `${auth.publicUrl}/auth/v1/admin/users`;
+        const links = [
+          ...(page < last ? [`<${base}?page=${page + 1}&per_page=${perPage}>; rel="next"`] : []),
+          `<${base}?page=${last}&per_page=${perPage}>; rel="last"`,
+        ];
+        sendJson(c.res, 200, { users, aud }, { 'x-total-count': String(total), link: links.join(', ') });
+        return NO_CONTENT;
+      },
+    },
+    { method: 'POST', pattern: /^\/admin\/users$/, handle: async (c) => (await admin(c), provider.admin.createUser(await c.body())) },
+    { method: 'GET', pattern: new RegExp(`^/admin/users/${uuid}$`), handle: async (c) => (await admin(c), provider.admin.getUser(c.params[0]!)) },
+    {
+      method: 'PUT',
+      pattern: new RegExp(`^/admin/users/${uuid}$`),
+      handle: async (c) => (await admin(c), provider.admin.updateUser(c.params[0]!, await c.body())),
+    },
+    {
+      method: 'DELETE',
+      pattern: new RegExp(`^/admin/users/${uuid}$`),
+      handle: async (c) => {
+        await admin(c);
+        return provider.admin.deleteUser(c.params[0]!, (await c.body()).should_soft_delete === true);
+      },
+    },
+    {
+      method: 'GET',
+      pattern: new RegExp(`^/admin/users/${uuid}/factors$`),
+      handle: async (c) => (await admin(c), provider.admin.listFactors(c.params[0]!)),
+    },
+    {
+      method: 'DELETE',
+      pattern: new RegExp(`^/admin/users/${uuid}/factors/${uuid}$`),
+      handle: async (c) => (await admin(c), provider.admin.deleteFactor(c.params[0]!, c.params[1]!)),
+    },
+    {
+      method: 'POST',
+      pattern: /^\/admin\/generate_link$/,
+      handle: async (c) => (await admin(c), provider.admin.generateLink(await c.body(), c.redirectTo)),
+    },
+    { method: 'POST', pattern: /^\/invite$/, handle: async (c) => (await admin(c), provider.admin.inviteUser(await c.body(), c.redirectTo)) },
+  ];
+
+  const cors = {
+    'access-control-allow-origin': '*',
+    'access-control-allow-methods': 'GET, POST, PUT, DELETE, OPTIONS',
+    'access-control-allow-headers': 'authorization, apikey, content-type, x-client-info, x-supabase-api-version, x-jwt-aud, x-request-id',
+    'access-control-expose-headers': 'x-total-count, link, x-supabase-api-version, x-request-id',
+    'access-control-max-age': '86400',
+  };
+
+  async function handle(req: http.IncomingMessage, res: http.ServerResponse, url: URL, path: string) {
+    for (const [k, v] of Object.entries(cors)) res.setHeader(k, v);
+    const method = req.method ?? 'GET';
+    if (method === 'OPTIONS') {
+      res.writeHead(204);
+      res.end();
+      return;
+    }
+    try {
+      const onPath = routes.filter((r) => r.pattern.test(path));
+      const route = onPath.find((r) => r.method === method);
+      if (!route) {
+        if (onPath.length) throw new ProviderError(405, 'validation_failed', `Method ${method} is not allowed on ${path}`);
+        throw new ProviderError(404, 'not_found', `No route for ${method} /auth/v1${path}`);
+      }
+      if (!route.open) {
+        const apikey = (req.headers.apikey as string | undefined) ?? null;
+        if (!apikey) throw new ProviderError(401, 'no_authorization', 'No API key found in request');
+        if (!deps.isApiKey(apikey)) throw new ProviderError(401, 'no_authorization', 'Invalid API key');
+      }
+      const ip = req.socket.remoteAddress ?? null;
+      if (route.limit && ip) {
+        const waitSeconds = await deps.limits[route.limit].consume(ip);
+        if (waitSeconds !== null) {
+          throw new ProviderError(429, 'over_request_rate_limit', 'Request rate limit reached', { retryAfterSeconds: waitSeconds });
+        }
+      }
+      let body: Promise<Body> | undefined;
+      const call: Call = {
+        req,
+        res,
+        url,
+        params: route.pattern.exec(path)!.slice(1),
+        meta: { ip, userAgent: (req.headers['user-agent'] as string | undefined) ?? null, requestId: req.headers['x-request-id'] as string },
+        bearer: bearerOf(req),
+        body: () => (body ??= readJsonObject(req, deps.bodyLimitBytes)),
+        redirectTo: allowedRedirect(auth, url.searchParams.get('redirect_to')),
+      };
+      const result = await route.handle(call);
+      if (result === NO_CONTENT) {
+        if (!res.headersSent) {
+          res.writeHead(204);
+          res.end();
+        }
+        return;
+      }
+      sendJson(res, 200, result);
+    } catch (error) {
+      if (res.headersSent) {
+        log.error({ err: error }, 'error after the /auth/v1 response started');
+        res.destroy();
+        return;
+      }
+      sendProviderError(req, res, error, log);
+    }
+  }
+
+  return [
+    ...(['GET', 'POST', 'PUT', 'DELETE', 'OPTIONS'] as const).map(
+      (method): RestRoute => ({
+        method,
+        path: '/auth/v1/*',
+        handle: (req, res, url) => handle(req, res, url, url.pathname.slice('/auth/v1'.length) || '/'),
+      }),
+    ),
+    { method: 'GET', path: '/.well-known/jwks.json', handle: (req, res, url) => handle(req, res, url, '/.well-known/jwks.json') },
+  ];
+}

@@ -1,0 +1,29 @@
+import type http from 'node:http';
+import { ProviderError } from '../identity/errors.js';
+
+/**
+ * Reads a JSON object body (the transport has already refused bodies over the
+ * limit by Content-Length; this also stops a body that grows past it). An empty
+ * body is {}; GoTrue reads a JSON null field as "".
+ */
+export async function readJsonObject(req: http.IncomingMessage, limitBytes: number): Promise<Record<string, unknown>> {
+  const chunks: Buffer[] = [];
+  let size = 0;
+  for await (const chunk of req) {
+    size += (chunk as Buffer).length;
+    if (size > limitBytes) throw new ProviderError(413, 'request_entity_too_large', 'Request body too large');
+    chunks.push(chunk as Buffer);
+  }
+  const text = Buffer.concat(chunks).toString('utf8').trim();
+  if (!text) return {};
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(text);
+  } catch (error) {
+    throw new ProviderError(400, 'bad_json', `Could not parse request body as JSON: ${(error as Error).message}`);
+  }
+  if (!parsed || typeof parsed !== 'object' || Array.isArray(parsed)) {
+    throw new ProviderError(400, 'bad_json', 'Could not parse request body as JSON: expected an object');
+  }
+  return parsed as Record<string, unknown>;
+}
