@@ -35,7 +35,9 @@ export const uniqueEmail = (tag = 'user') => `${tag}-${Date.now()}-${counter++}@
 export async function lastMessage(t: TestApp, recipient: string) {
   const message = await t.app.db.prisma.authMessage.findFirst({ where: { recipient }, orderBy: { createdAt: 'desc' } });
   if (!message) throw new Error(`no message for ${recipient}`);
-  return { ...message, code: /code is (\d+)/.exec(message.body)?.[1] ?? null, link: /(http\S+\/verify\S+)/.exec(message.body)?.[1] ?? null };
+  // Links carry PUBLIC_URL (localhost:4000 by default); the test server listens on a random port.
+  const link = /(http\S+\/verify\S+)/.exec(message.body)?.[1]?.replace(/^https?:\/\/[^/]+/, t.url) ?? null;
+  return { ...message, code: /code is (\d+)/.exec(message.body)?.[1] ?? null, link };
 }
 
 export async function signedInUser(t: TestApp, password = 'correct-horse-1') {
