@@ -6,6 +6,7 @@ import type { IdentityProvider, LogoutScope } from '../provider.js';
 import { createAccounts } from './accounts.js';
 import { createAdmin } from './admin.js';
 import { constantTimeEqual, createSecretBox } from './crypto.js';
+import { createIdTokenGrant } from './id-token.js';
 import { createKeyStore } from './keys.js';
 import { createMfa } from './mfa.js';
 import { createOtpManager } from './otp.js';
@@ -34,6 +35,7 @@ export function createEmbeddedEngine({ db, auth, notifier, clock, version, print
   const accounts = createAccounts({ db, auth, sessions, otp, clock });
   const mfa = createMfa({ db, auth, sessions, box, notifier, clock });
   const admin = createAdmin({ db, auth, accounts, otp, clock });
+  const idToken = createIdTokenGrant({ db, auth, accounts, sessions, clock });
   const apiKeys = { anon: auth.anonKey ?? '', serviceRole: auth.serviceRoleKey ?? '' };
 
   /** The anon and service-role keys: from config, or minted on first start and kept in the database. */
@@ -55,7 +57,7 @@ export function createEmbeddedEngine({ db, auth, notifier, clock, version, print
     kind: 'embedded',
     signUp: (body, meta, redirectTo) => accounts.signUp(body, meta, redirectTo),
 
-    async token(grantType, body, meta) {
+    async token(grantType, body, meta, accessToken) {
       switch (grantType) {
         case 'password':
           return accounts.signInWithPassword(body, meta);
@@ -63,8 +65,11 @@ export function createEmbeddedEngine({ db, auth, notifier, clock, version, print
           return sessions.refresh(body.refresh_token, meta);
         case 'pkce':
           throw new ProviderError(404, 'flow_state_not_found', 'invalid flow state, no valid flow state found');
-        case 'id_token':
-          throw providerErrors.oauth('No ID token providers are configured', 'invalid_request');
+        case 'id_token': {
+          // link_identity adds the issuer's identity to the signed-in caller.
+          const linkTo = body.link_identity === true ? (await authenticate(accessToken ?? null)).user.id : null;
+          return idToken.grant(body, meta, linkTo);
+        }
         default:
           throw new ProviderError(400, 'invalid_credentials', 'unsupported_grant_type');
       }
