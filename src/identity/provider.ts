@@ -25,6 +25,8 @@ export interface IdentityProvider {
   recover(body: Body, meta: RequestMeta, redirectTo?: string): Promise<Record<string, never>>;
   resend(body: Body, meta: RequestMeta, redirectTo?: string): Promise<{ message_id?: string }>;
   verify(body: Body, meta: RequestMeta): Promise<AccessTokenResponse>;
+  /** GET /verify: a link's token; a PKCE link yields an auth code, others a session. */
+  verifyLink(token: string, type: string, meta: RequestMeta): Promise<{ session: AccessTokenResponse } | { code: string }>;
 
   getUser(accessToken: string | null): Promise<User>;
   updateUser(accessToken: string | null, body: Body, meta: RequestMeta, redirectTo?: string): Promise<User>;

@@ -133,8 +133,12 @@ export function authRoutes(deps: AuthRouteDeps): RestRoute[] {
         const target = c.redirectTo ?? auth.siteUrl;
         let location: string;
         try {
-          const session = await provider.verify({ type, token_hash: c.url.searchParams.get('token') ?? '' }, c.meta);
-          location = `${target}#${fragmentFor(session, type)}`;
+          const result = await provider.verifyLink(c.url.searchParams.get('token') ?? '', type, c.meta);
+          if ('code' in result) {
+            const url = new URL(target);
+            url.searchParams.set('code', result.code);
+            location = url.toString();
+          } else location = `${target}#${fragmentFor(result.session, type)}`;
         } catch (error) {
           if (!(error instanceof ProviderError)) throw error;
           const params = new URLSearchParams({ error: 'access_denied', error_code: error.errorCode, error_description: error.message });

@@ -4,6 +4,7 @@ import type { Prisma, PrismaClient } from '../../generated/prisma/client.js';
 import { ProviderError } from '../errors.js';
 import type { AccessTokenResponse, OtpType, RequestMeta, User } from '../types.js';
 import type { OtpManager, TokenType } from './otp.js';
+import { type Pkce, type PkceChallenge, pkceFrom } from './pkce.js';
 import { assertPasswordAcceptable, hashPassword, verifyPassword } from './passwords.js';
 import type { Authenticated, SessionManager } from './sessions.js';
 import { isBanned, mergeMetadata, normalizeEmail, normalizePhone, toUser, type UserRow, userInclude } from './users.js';
@@ -15,8 +16,12 @@ export interface AccountDeps {
   auth: AuthConfig;
   sessions: SessionManager;
   otp: OtpManager;
+  pkce: Pkce;
   clock: () => number;
 }
+
+/** The amr method a PKCE exchange records, per kind of mailed link. */
+export const pkceMethodFor = (kind: string) => (kind === 'signup' ? 'email/signup' : kind);
 
 export interface NewUser {
   email?: string | null;
@@ -47,7 +52,7 @@ const findByContact = (db: PrismaClient | Tx, contact: { email: string } | { pho
 
 const withVerified = (data: unknown, key: 'email_verified' | 'phone_verified') => mergeMetadata(data, { [key]: true });
 
-export function createAccounts({ db, auth, sessions, otp, clock }: AccountDeps) {
+export function createAccounts({ db, auth, sessions, otp, pkce, clock }: AccountDeps) {
   const now = () => new Date(clock());
 
   /** Creates a user with its email or phone identity, in one transaction. */
@@ -110,13 +115,34 @@ export function createAccounts({ db, auth, sessions, otp, clock }: AccountDeps) 
     }
   }
 
+  /** Issues a mailed code; with a PKCE challenge its link starts a flow whose code is exchanged later. */
+  async function issueLink(
+    user: UserRow,
+    tokenType: TokenType,
+    relatesTo: string,
+    kind: string,
+    challenge: PkceChallenge | null,
+    redirectTo?: string,
+  ) {
+    if (challenge && relatesTo.includes('@')) {
+      await pkce.start(user.id, challenge, pkceMethodFor(kind));
+      return otp.issue(user, tokenType, relatesTo, kind, { redirectTo, linkPrefix: 'pkce_' });
+    }
+    return otp.issue(user, tokenType, relatesTo, kind, { redirectTo });
+  }
+
   function ensureNotBanned(user: UserRow) {
     if (isBanned(user, now())) throw new ProviderError(400, 'user_banned', 'User is banned');
   }
 
-  async function sendConfirmation(user: UserRow, contact: { email: string } | { phone: string }, redirectTo?: string) {
+  async function sendConfirmation(
+    user: UserRow,
+    contact: { email: string } | { phone: string },
+    challenge: PkceChallenge | null,
+    redirectTo?: string,
+  ) {
     const relatesTo = 'email' in contact ? contact.email : contact.phone;
-    return otp.issue(user, 'confirmation', relatesTo, 'signup', { redirectTo });
+    return issueLink(user, 'confirmation', relatesTo, 'email' in contact ? 'signup' : 'sms', challenge, redirectTo);
   }
 
   /** What an unknown address gets when signup needs confirmation: a plausible user that does not exist. */
@@ -138,7 +164,7 @@ export function createAccounts({ db, auth, sessions, otp, clock }: AccountDeps) 
     };
   }
 
-  return {
+  const accounts = {
     createUser,
     confirmContact,
 
@@ -148,6 +174,7 @@ export function createAccounts({ db, auth, sessions, otp, clock }: AccountDeps) 
         throw new ProviderError(422, 'anonymous_provider_disabled', 'Anonymous sign-ins are disabled');
       }
       const contact = contactOf(body);
+      const challenge = pkceFrom(body);
       assertPasswordAcceptable(body.password, auth.passwordMinLength);
       const data = (body.data && typeof body.data === 'object' ? body.data : {}) as Record<string, unknown>;
       const existing = await findByContact(db, contact);
@@ -157,7 +184,7 @@ export function createAccounts({ db, auth, sessions, otp, clock }: AccountDeps) 
           if (auth.autoconfirm) throw new ProviderError(422, 'user_already_exists', 'User already registered');
           return obfuscatedUser(contact, data);
         }
-        await sendConfirmation(existing, contact, redirectTo);
+        await sendConfirmation(existing, contact, challenge, redirectTo);
         return obfuscatedUser(contact, data);
       }
       const user = await db.$transaction((tx) =>
@@ -173,7 +200,7 @@ export function createAccounts({ db, auth, sessions, otp, clock }: AccountDeps) 
         await db.$transaction((tx) => confirmContact(tx, user, 'email' in contact ? 'email' : 'phone'));
         return sessions.start(user.id, 'password', meta);
       }
-      await sendConfirmation(user, contact, redirectTo);
+      await sendConfirmation(user, contact, challenge, redirectTo);
       return toUser(await db.authUser.findUniqueOrThrow({ where: { id: user.id }, include: userInclude }));
     },
 
@@ -193,6 +220,7 @@ export function createAccounts({ db, auth, sessions, otp, clock }: AccountDeps) 
     /** /otp and /magiclink: a code (and link) to sign in, signing the address up first when allowed. */
     async sendOtp(body: Record<string, unknown>, redirectTo?: string): Promise<{ message_id?: string }> {
       const contact = contactOf(body);
+      const challenge = pkceFrom(body);
       const createUserAllowed = body.create_user !== false;
       let user = await findByContact(db, contact);
       if (!user) {
@@ -205,8 +233,8 @@ export function createAccounts({ db, auth, sessions, otp, clock }: AccountDeps) 
       // Email: unconfirmed users get a confirmation, confirmed ones a magic link. Phone: always an SMS code.
       const sent =
         'email' in contact && confirmed
-          ? await otp.issue(user, 'recovery', relatesTo, 'magiclink', { redirectTo })
-          : await otp.issue(user, 'confirmation', relatesTo, 'email' in contact ? 'signup' : 'sms', { redirectTo });
+          ? await issueLink(user, 'recovery', relatesTo, 'magiclink', challenge, redirectTo)
+          : await sendConfirmation(user, contact, challenge, redirectTo);
       return 'phone' in contact ? { message_id: sent.messageId } : {};
     },
 
@@ -214,7 +242,7 @@ export function createAccounts({ db, auth, sessions, otp, clock }: AccountDeps) 
     async recover(body: Record<string, unknown>, redirectTo?: string): Promise<Record<string, never>> {
       const email = normalizeEmail(body.email);
       const user = await findByContact(db, { email });
-      if (user) await otp.issue(user, 'recovery', email, 'recovery', { redirectTo });
+      if (user) await issueLink(user, 'recovery', email, 'recovery', pkceFrom(body), redirectTo);
       return {};
     },
 
@@ -229,7 +257,7 @@ export function createAccounts({ db, auth, sessions, otp, clock }: AccountDeps) 
         const user = await findByContact(db, contact);
         const confirmed = user && ('email' in contact ? user.emailConfirmedAt : user.phoneConfirmedAt);
         if (!user || confirmed) return {};
-        const sent = await sendConfirmation(user, contact, redirectTo);
+        const sent = await sendConfirmation(user, contact, pkceFrom(body), redirectTo);
         return 'phone' in contact ? { message_id: sent.messageId } : {};
       }
       const user = await db.authUser.findFirst({
@@ -243,6 +271,11 @@ export function createAccounts({ db, auth, sessions, otp, clock }: AccountDeps) 
 
     /** /verify: consumes a code or link token and signs the user in (amr otp). */
     async verify(body: Record<string, unknown>, meta: RequestMeta): Promise<AccessTokenResponse> {
+      return sessions.start(await accounts.redeem(body), 'otp', meta);
+    },
+
+    /** Consumes a code or link token and applies what it confirms; returns the user's id. */
+    async redeem(body: Record<string, unknown>): Promise<string> {
       const type = String(body.type ?? '') as OtpType;
       const typesFor: Record<OtpType, TokenType[]> = {
         signup: ['confirmation'],
@@ -279,7 +312,7 @@ export function createAccounts({ db, auth, sessions, otp, clock }: AccountDeps) 
         }
         return user.id;
       });
-      return sessions.start(userId, 'otp', meta);
+      return userId;
     },
 
     async updateUser(who: Authenticated, body: Record<string, unknown>, redirectTo?: string): Promise<User> {
@@ -358,6 +391,7 @@ export function createAccounts({ db, auth, sessions, otp, clock }: AccountDeps) 
 
     findByContact: (contact: { email: string } | { phone: string }) => findByContact(db, contact),
   };
+  return accounts;
 }
 
 export type Accounts = ReturnType<typeof createAccounts>;

@@ -3,13 +3,14 @@ import type { Prisma, PrismaClient } from '../../generated/prisma/client.js';
 import { ProviderError, providerErrors } from '../errors.js';
 import type { Notifier } from '../notifier.js';
 import type { IdentityProvider, LogoutScope } from '../provider.js';
-import { createAccounts } from './accounts.js';
+import { createAccounts, pkceMethodFor } from './accounts.js';
 import { createAdmin } from './admin.js';
 import { constantTimeEqual, createSecretBox } from './crypto.js';
 import { createIdTokenGrant } from './id-token.js';
 import { createKeyStore } from './keys.js';
 import { createMfa } from './mfa.js';
 import { createOtpManager } from './otp.js';
+import { createPkce } from './pkce.js';
 import { type ClaimsExtension, createSessionManager } from './sessions.js';
 import { toUser, userInclude } from './users.js';
 
@@ -32,7 +33,8 @@ export function createEmbeddedEngine({ db, auth, notifier, clock, version, print
   const keys = createKeyStore({ db, box });
   const sessions = createSessionManager({ db, keys, auth, clock, claimsExtension });
   const otp = createOtpManager({ db, auth, notifier, clock });
-  const accounts = createAccounts({ db, auth, sessions, otp, clock });
+  const pkce = createPkce({ db, clock });
+  const accounts = createAccounts({ db, auth, sessions, otp, pkce, clock });
   const mfa = createMfa({ db, auth, sessions, box, notifier, clock });
   const admin = createAdmin({ db, auth, accounts, otp, clock });
   const idToken = createIdTokenGrant({ db, auth, accounts, sessions, clock });
@@ -63,8 +65,10 @@ export function createEmbeddedEngine({ db, auth, notifier, clock, version, print
           return accounts.signInWithPassword(body, meta);
         case 'refresh_token':
           return sessions.refresh(body.refresh_token, meta);
-        case 'pkce':
-          throw new ProviderError(404, 'flow_state_not_found', 'invalid flow state, no valid flow state found');
+        case 'pkce': {
+          const { userId, method } = await pkce.exchange(body);
+          return sessions.start(userId, method, meta);
+        }
         case 'id_token': {
           // link_identity adds the issuer's identity to the signed-in caller.
           const linkTo = body.link_identity === true ? (await authenticate(accessToken ?? null)).user.id : null;
@@ -83,6 +87,13 @@ export function createEmbeddedEngine({ db, auth, notifier, clock, version, print
     recover: (body, _meta, redirectTo) => accounts.recover(body, redirectTo),
     resend: (body, _meta, redirectTo) => accounts.resend(body, redirectTo),
     verify: (body, meta) => accounts.verify(body, meta),
+    async verifyLink(token, type, meta) {
+      // A `pkce_` link ends in an auth code for the client to exchange, not in a session.
+      const isPkce = token.startsWith('pkce_');
+      const userId = await accounts.redeem({ type, token_hash: isPkce ? token.slice(5) : token });
+      const code = isPkce ? await pkce.issueCode(userId, pkceMethodFor(type)) : null;
+      return code ? { code } : { session: await sessions.start(userId, 'otp', meta) };
+    },
 
     async getUser(accessToken) {
       return toUser((await authenticate(accessToken)).user);
@@ -204,7 +215,9 @@ export function createEmbeddedEngine({ db, auth, notifier, clock, version, print
     /** True when `value` is the anon or the service-role key (the gateway's apikey check). */
     isApiKey(value: string | null): boolean {
       if (!value) return false;
-      return constantTimeEqual(value, apiKeys.anon) || constantTimeEqual(value, apiKeys.serviceRole);
+      const anon = constantTimeEqual(value, apiKeys.anon);
+      const service = constantTimeEqual(value, apiKeys.serviceRole);
+      return anon || service;
     },
     apiKeys: () => ({ ...apiKeys }),
   };

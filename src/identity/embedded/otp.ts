@@ -47,7 +47,7 @@ export function createOtpManager({ db, auth, notifier, clock }: OtpDeps) {
       tokenType: TokenType,
       relatesTo: string,
       kind: string,
-      options: { redirectTo?: string; deliver?: boolean; tx?: Db } = {},
+      options: { redirectTo?: string; deliver?: boolean; tx?: Db; /** 'pkce_' when the link starts a PKCE flow. */ linkPrefix?: string } = {},
     ): Promise<{ otp: string; tokenHash: string; messageId?: string }> {
       const tx = options.tx ?? db;
       const column = sentAtColumn[tokenType];
@@ -71,7 +71,7 @@ export function createOtpManager({ db, auth, notifier, clock }: OtpDeps) {
       });
       await tx.authUser.update({ where: { id: user.id }, data: { [column]: new Date(clock()) } });
       if (options.deliver === false) return { otp, tokenHash };
-      const link = `${auth.publicUrl}/auth/v1/verify?token=${tokenHash}&type=${kind}${options.redirectTo ? `&redirect_to=${encodeURIComponent(options.redirectTo)}` : ''}`;
+      const link = `${auth.publicUrl}/auth/v1/verify?token=${options.linkPrefix ?? ''}${tokenHash}&type=${kind}${options.redirectTo ? `&redirect_to=${encodeURIComponent(options.redirectTo)}` : ''}`;
       const channel = relatesTo.includes('@') ? 'email' : 'sms';
       const { messageId } = await notifier.send({
         channel,
