@@ -79,6 +79,7 @@ export async function buildApp(config: Config, options: AppOptions = {}) {
         limits: authLimits,
         bodyLimitBytes: config.http.bodyLimitBytes,
         log,
+        notReadyReason: readiness,
       }),
     ],
     bodyLimitBytes: config.http.bodyLimitBytes,

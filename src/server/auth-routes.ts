@@ -17,6 +17,8 @@ export interface AuthRouteDeps {
   limits: { otp: RateLimit; verify: RateLimit; token: RateLimit };
   bodyLimitBytes: number;
   log: Logger;
+  /** Null when ready; otherwise why the engine cannot answer yet (migrations, database). */
+  notReadyReason: () => string | null;
 }
 
 interface Call {
@@ -247,6 +249,8 @@ export function authRoutes(deps: AuthRouteDeps): RestRoute[] {
       return;
     }
     try {
+      const notReady = deps.notReadyReason();
+      if (notReady) throw new ProviderError(503, 'unexpected_failure', `idgraph is not ready: ${notReady}`, { retryAfterSeconds: 5 });
       const onPath = routes.filter((r) => r.pattern.test(path));
       const route = onPath.find((r) => r.method === method);
       if (!route) {

@@ -55,6 +55,9 @@ describe('lifecycle', () => {
     });
     expect(graphql.status).toBe(503);
     expect(((await graphql.json()) as { errors: Array<{ extensions: { code: string } }> }).errors[0]!.extensions.code).toBe('unavailable');
+    const auth = await fetch(`${base}/auth/v1/settings`, { headers: { apikey: 'anything-at-all-here' } });
+    expect(auth.status).toBe(503);
+    expect(((await auth.json()) as { error_code: string }).error_code).toBe('unexpected_failure');
     const failure = logs.lines.find((l) => l.msg === 'start-up failed; retrying');
     expect(failure).toMatchObject({ level: 50, attempt: 1, retryInMs: 1000 });
     await app.stop();

@@ -151,3 +151,25 @@ describe('auth-js: email change with confirmation (autoconfirm off)', () => {
     expect(data.user?.new_email).toBeUndefined();
   });
 });
+
+describe('auth-js: phone codes', () => {
+  it('signInWithOtp with a phone sends an SMS code; verifyOtp type sms signs in', async () => {
+    const client = authClient(t);
+    const phone = `+1555${String(Date.now()).slice(-7)}`;
+    const sent = await client.signInWithOtp({ phone });
+    expect(sent.error).toBeNull();
+    expect(sent.data.messageId).toEqual(expect.any(String));
+    const { code, channel } = await lastMessage(t, phone);
+    expect(channel).toBe('sms');
+    const { data, error } = await client.verifyOtp({ phone, token: code!, type: 'sms' });
+    expect(error).toBeNull();
+    expect(data.user?.phone).toBe(phone.slice(1));
+    expect(data.user?.phone_confirmed_at).toBeDefined();
+  });
+
+  it('resend for an unknown address answers {} and sends nothing', async () => {
+    const email = uniqueEmail('resend');
+    expect((await authClient(t).resend({ type: 'signup', email })).error).toBeNull();
+    expect(await t.app.db.prisma.authMessage.count({ where: { recipient: email } })).toBe(0);
+  });
+});

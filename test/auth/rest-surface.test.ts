@@ -118,7 +118,7 @@ describe('/auth/v1 REST surface', () => {
 describe('/auth/v1 per-IP rate limits', () => {
   let limited: TestApp;
   beforeAll(async () => {
-    limited = await startTestApp({ env: { AUTH_RATE_LIMIT_TOKEN: '3' } });
+    limited = await startTestApp({ env: { AUTH_RATE_LIMIT_TOKEN: '3', AUTH_MAX_FREQUENCY: '60' } });
   });
   afterAll(() => limited.close());
 
@@ -136,5 +136,22 @@ describe('/auth/v1 per-IP rate limits', () => {
     expect(statuses).toEqual([400, 400, 400, 429]);
     expect(((await last!.json()) as { error_code: string }).error_code).toBe('over_request_rate_limit');
     expect(Number(last!.headers.get('retry-after'))).toBeGreaterThan(0);
+  });
+
+  it('a second code to the same address within AUTH_MAX_FREQUENCY is over_email_send_rate_limit', async () => {
+    const email = uniqueEmail('freq');
+    const send = () =>
+      fetch(`${limited.url}/auth/v1/otp`, {
+        method: 'POST',
+        headers: { apikey: limited.apiKeys().anon, 'content-type': 'application/json' },
+        body: JSON.stringify({ email }),
+      });
+    expect((await send()).status).toBe(200);
+    const second = await send();
+    expect(second.status).toBe(429);
+    const body = (await second.json()) as { error_code: string; msg: string };
+    expect(body.error_code).toBe('over_email_send_rate_limit');
+    expect(body.msg).toMatch(/only request this after \d+ seconds/);
+    expect(await limited.app.db.prisma.authMessage.count({ where: { recipient: email } })).toBe(1);
   });
 });
