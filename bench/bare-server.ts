@@ -4,7 +4,11 @@ import type { AddressInfo } from 'node:net';
 
 // The bare reference: node:http answering the bytes idgraph answered, chosen by
 // a substring of the request body; no GraphQL, no database.
-const answers = JSON.parse(fs.readFileSync(process.argv[2]!, 'utf8')) as Record<string, string>;
+// argv[2] is a JSON file of {substring: answer}; "-" answers every request with $BARE_BODY.
+const answers =
+  process.argv[2] === '-'
+    ? { '': process.env.BARE_BODY ?? '{}' }
+    : (JSON.parse(fs.readFileSync(process.argv[2]!, 'utf8')) as Record<string, string>);
 
 const server = http.createServer((req, res) => {
   let body = '';

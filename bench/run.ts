@@ -1,9 +1,8 @@
 import fs from 'node:fs';
-import { spawn } from 'node:child_process';
 import os from 'node:os';
 import path from 'node:path';
-import { fileURLToPath } from 'node:url';
 import autocannon from 'autocannon';
+import { fmt, idgraphEnv, machine, redactUrl, startProcess, writeSection } from './lib.js';
 
 // Drives the real server on loopback with autocannon and compares it with a bare
 // node:http server answering the same bytes in the same run. Writes bench/README.md.
@@ -30,37 +29,8 @@ async function measure(name: string, url: string, body: string): Promise<Row> {
   return { name, rps: r.requests.average, p50: r.latency.p50, p99: r.latency.p99, non2xx: r.non2xx, errors: r.errors };
 }
 
-const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
-const tsx = path.join(root, 'node_modules/.bin/tsx');
-
-/** Starts a server in its own process (so the load generator does not share its event loop) and waits for its port. */
-function startProcess(args: string[], env: Record<string, string>): Promise<{ port: number; stop(): Promise<void> }> {
-  const child = spawn(tsx, args, { cwd: root, env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'inherit'] });
-  return new Promise((resolve, reject) => {
-    let out = '';
-    let port = 0;
-    child.stdout.on('data', (chunk) => {
-      out += chunk;
-      port ||= Number(/"port":(\d+)/.exec(out)?.[1] ?? 0);
-      const ready = args.includes('src/main.ts') ? out.includes('"msg":"ready"') : port > 0;
-      if (port && ready) {
-        child.stdout.removeAllListeners('data');
-        child.stdout.resume();
-        resolve({ port, stop: () => new Promise((r) => (child.once('exit', () => r()), child.kill('SIGTERM'))) });
-      }
-    });
-    child.once('exit', (code) => reject(new Error(`${args.join(' ')} exited with ${code}`)));
-  });
-}
-
 async function main() {
-  const idgraph = await startProcess(['src/main.ts'], {
-    GRAPHIQL: 'false',
-    LOG_LEVEL: 'info',
-    PORT: '0',
-    HOST: '127.0.0.1',
-    DATABASE_URL: databaseUrl,
-  });
+  const idgraph = await startProcess(['src/main.ts'], idgraphEnv(databaseUrl));
   const graphqlUrl = `http://127.0.0.1:${idgraph.port}/graphql`;
 
   const queries = {
@@ -86,17 +56,14 @@ async function main() {
   await Promise.all([bare.stop(), idgraph.stop()]);
   fs.rmSync(answersFile, { force: true });
 
-  const fmt = (n: number) => (n >= 100 ? Math.round(n).toString() : n.toFixed(1));
   const lines = [
-    '# Benchmarks',
+    '## GraphQL over HTTP',
     '',
     'Run with `npm run bench` (env: `BENCH_DATABASE_URL`, `BENCH_DURATION`, `BENCH_CONNECTIONS`).',
-    'Each GraphQL query is sent over loopback by autocannon to the real server and to a bare',
-    'node:http server that answers the same bytes without GraphQL or a database, in the same run;',
-    'each server runs in its own process.',
+    'Each query is sent over loopback by autocannon to the real server and to a bare node:http server',
+    'that answers the same bytes without GraphQL or a database, in the same run; each server runs in its own process.',
     '',
-    `Latest run: ${new Date().toISOString()}, node ${process.version}, ${os.cpus().length} CPUs, ` +
-      `database ${databaseUrl.replace(/\/\/[^@]*@/, '//***@')}, ${connections} connections, ${duration} s each.`,
+    `Latest run: ${new Date().toISOString()}, ${machine()}, database ${redactUrl(databaseUrl)}, ${connections} connections, ${duration} s each.`,
     '',
     '| query | bare req/s | idgraph req/s | idgraph / bare | idgraph p50 ms | idgraph p99 ms | non-2xx | errors |',
     '|---|---|---|---|---|---|---|---|',
@@ -104,10 +71,8 @@ async function main() {
       ([b, i]) =>
         `| \`${i.name.replace('idgraph ', '')}\` | ${fmt(b.rps)} | ${fmt(i.rps)} | ${(i.rps / b.rps).toFixed(2)} | ${i.p50} | ${i.p99} | ${i.non2xx} | ${i.errors} |`,
     ),
-    '',
   ];
-  const out = path.join(root, 'bench/README.md');
-  fs.writeFileSync(out, lines.join('\n'));
+  writeSection('graphql', lines.join('\n'));
   console.log(lines.join('\n'));
 }
 

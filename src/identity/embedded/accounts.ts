@@ -214,7 +214,7 @@ export function createAccounts({ db, auth, sessions, otp, pkce, clock }: Account
       ensureNotBanned(user);
       if ('email' in contact && !user.emailConfirmedAt) throw new ProviderError(400, 'email_not_confirmed', 'Email not confirmed');
       if ('phone' in contact && !user.phoneConfirmedAt) throw new ProviderError(400, 'phone_not_confirmed', 'Phone not confirmed');
-      return sessions.start(user.id, 'password', meta);
+      return sessions.start(user, 'password', meta);
     },
 
     /** /otp and /magiclink: a code (and link) to sign in, signing the address up first when allowed. */

@@ -67,6 +67,28 @@ export function createSessionManager({ db, keys, auth, clock, claimsExtension }:
     return { accessToken: await keys.sign({ ...claims }), expiresAt: exp };
   }
 
+  /**
+   * A presented token that is not active: unknown, or already rotated. Within the
+   * reuse interval (two tabs refreshing at once) its active child is replaced by
+   * a fresh one; outside it the token is assumed leaked and its session ends.
+   */
+  async function rotateRevoked(presented: string, now: number) {
+    return db.$transaction(async (tx) => {
+      const [row] = await tx.$queryRaw<Array<{ token_hash: string; session_id: string; user_id: string; revoked: boolean; updated_at: Date }>>`
+        SELECT token_hash, session_id, user_id, revoked, updated_at FROM auth_refresh_tokens
+        WHERE token_hash = ${presented} FOR UPDATE`;
+      if (!row) throw new ProviderError(400, 'refresh_token_not_found', 'Invalid Refresh Token: Refresh Token Not Found');
+      const withinReuse = now - row.updated_at.getTime() <= auth.refreshToken.reuseIntervalSeconds * 1000;
+      if (!withinReuse) {
+        if (auth.refreshToken.rotation) await tx.authSession.deleteMany({ where: { id: row.session_id } });
+        return { reused: true as const };
+      }
+      await tx.authRefreshToken.updateMany({ where: { parentHash: row.token_hash, revoked: false }, data: { revoked: true } });
+      const session = { id: row.session_id, userId: row.user_id };
+      return { reused: false as const, sessionId: row.session_id, refreshToken: await newRefreshToken(tx, session, row.token_hash) };
+    });
+  }
+
   async function respond(user: UserRow, session: AuthSession, refreshToken: string): Promise<AccessTokenResponse> {
     const { accessToken, expiresAt } = await mint(user, session);
     return {
@@ -82,24 +104,30 @@ export function createSessionManager({ db, keys, auth, clock, claimsExtension }:
   return {
     respond,
 
-    /** Starts a session for a user who just authenticated with `method`. */
-    async start(userId: string, method: string, meta: RequestMeta, provider?: string): Promise<AccessTokenResponse> {
+    /**
+     * Starts a session for a user who just authenticated with `method`. Pass the
+     * user row when the caller has it loaded already (sign-in's hot path).
+     */
+    async start(who: string | UserRow, method: string, meta: RequestMeta, provider?: string): Promise<AccessTokenResponse> {
       const now = new Date(clock());
-      const { session, refreshToken } = await db.$transaction(async (tx) => {
-        const session = await tx.authSession.create({
-          data: {
-            userId,
-            amr: addAmr([], method, clock(), provider) as unknown as Prisma.InputJsonValue,
-            ip: meta.ip,
-            userAgent: meta.userAgent?.slice(0, 512) ?? null,
-            refreshedAt: now,
-          },
-        });
-        await tx.authUser.update({ where: { id: userId }, data: { lastSignInAt: now } });
-        return { session, refreshToken: await newRefreshToken(tx, session, null) };
+      const token = randomUrlToken(24);
+      const userId = typeof who === 'string' ? who : who.id;
+      const session = await db.authSession.create({
+        data: {
+          userId,
+          amr: addAmr([], method, clock(), provider) as unknown as Prisma.InputJsonValue,
+          ip: meta.ip,
+          userAgent: meta.userAgent?.slice(0, 512) ?? null,
+          refreshedAt: now,
+          refreshTokens: { create: { tokenHash: sha256Hex(token), userId } },
+        },
       });
-      const user = await db.authUser.findUniqueOrThrow({ where: { id: userId }, include: userInclude });
-      return respond(user, session, refreshToken);
+      await db.authUser.update({ where: { id: userId }, data: { lastSignInAt: now }, select: { id: true } });
+      const user =
+        typeof who === 'string'
+          ? await db.authUser.findUniqueOrThrow({ where: { id: userId }, include: userInclude })
+          : { ...who, lastSignInAt: now };
+      return respond(user, session, token);
     },
 
     /** Rotation with a reuse interval; reuse outside it revokes the whole session (GOTRUE.md §6). */
@@ -108,37 +136,34 @@ export function createSessionManager({ db, keys, auth, clock, claimsExtension }:
         throw new ProviderError(400, 'validation_failed', 'refresh_token required', { oauth: 'invalid_request' });
       }
       const now = clock();
-      const result = await db.$transaction(async (tx) => {
-        const [row] = await tx.$queryRaw<Array<{ id: bigint; token_hash: string; session_id: string; user_id: string; revoked: boolean; updated_at: Date }>>`
-          SELECT id, token_hash, session_id, user_id, revoked, updated_at FROM auth_refresh_tokens
-          WHERE token_hash = ${sha256Hex(refreshToken)} FOR UPDATE`;
-        if (!row) throw new ProviderError(400, 'refresh_token_not_found', 'Invalid Refresh Token: Refresh Token Not Found');
-        const session = await tx.authSession.findUnique({ where: { id: row.session_id } });
-        if (!session) throw providerErrors.sessionNotFound();
-        if (session.notAfter && session.notAfter.getTime() <= now) {
-          throw new ProviderError(400, 'session_expired', 'Invalid Refresh Token: Session Expired');
-        }
-        const user = await tx.authUser.findUniqueOrThrow({ where: { id: row.user_id } });
-        if (isBanned(user, new Date(now))) throw new ProviderError(400, 'user_banned', 'Invalid Refresh Token: User Banned');
-        if (row.revoked) {
-          const withinReuse = now - row.updated_at.getTime() <= auth.refreshToken.reuseIntervalSeconds * 1000;
-          if (!withinReuse) {
-            // Reuse of a rotated token: assume it leaked and end the session it belongs to.
-            if (auth.refreshToken.rotation) await tx.authSession.delete({ where: { id: session.id } });
-            return { reused: true as const };
-          }
-          // A concurrent refresh (two tabs) within the interval: the active child is replaced by a fresh one.
-          await tx.authRefreshToken.updateMany({ where: { parentHash: row.token_hash, revoked: false }, data: { revoked: true } });
-        } else {
-          await tx.authRefreshToken.update({ where: { id: row.id }, data: { revoked: true } });
-        }
-        const next = await newRefreshToken(tx, session, row.token_hash);
-        const refreshed = await tx.authSession.update({ where: { id: session.id }, data: { refreshedAt: new Date(now) } });
-        return { reused: false as const, session: refreshed, refreshToken: next };
-      });
+      const presented = sha256Hex(refreshToken);
+      const next = randomUrlToken(24);
+      // The common case in one statement: an active token is revoked, its child issued, the session touched.
+      const rotated = await db.$queryRaw<Array<{ id: string }>>`
+        WITH old AS (
+          UPDATE auth_refresh_tokens SET revoked = true, updated_at = ${new Date(now)}
+          WHERE token_hash = ${presented} AND revoked = false
+          RETURNING token_hash, user_id, session_id
+        ), child AS (
+          INSERT INTO auth_refresh_tokens (token_hash, parent_hash, user_id, session_id, revoked, updated_at)
+          SELECT ${sha256Hex(next)}, token_hash, user_id, session_id, false, ${new Date(now)} FROM old
+          RETURNING session_id
+        )
+        UPDATE auth_sessions s SET refreshed_at = ${new Date(now)}, updated_at = ${new Date(now)}
+        FROM child WHERE s.id = child.session_id
+        RETURNING s.id::text AS id`;
+      const result = rotated[0]
+        ? { reused: false as const, sessionId: rotated[0].id, refreshToken: next }
+        : await rotateRevoked(presented, now);
       if (result.reused) throw new ProviderError(400, 'refresh_token_already_used', 'Invalid Refresh Token: Already Used');
-      const user = await db.authUser.findUniqueOrThrow({ where: { id: result.session.userId }, include: userInclude });
-      return respond(user, result.session, result.refreshToken);
+      const session = await db.authSession.findUnique({ where: { id: result.sessionId }, include: { user: { include: userInclude } } });
+      if (!session) throw providerErrors.sessionNotFound();
+      if (session.notAfter && session.notAfter.getTime() <= now) {
+        throw new ProviderError(400, 'session_expired', 'Invalid Refresh Token: Session Expired');
+      }
+      if (isBanned(session.user, new Date(now))) throw new ProviderError(400, 'user_banned', 'Invalid Refresh Token: User Banned');
+      const { user, ...sessionRow } = session;
+      return respond(user, sessionRow, result.refreshToken);
     },
 
     /** Verifies a Bearer access token and loads its session and user, as GoTrue's user routes do. */

@@ -1,0 +1,124 @@
+import { hash, verify } from '@node-rs/argon2';
+import autocannon from 'autocannon';
+import { fmt, idgraphEnv, machine, redactUrl, startProcess, writeSection } from './lib.js';
+
+// Password sign-ins and refreshes per second against /auth/v1, driven by
+// autocannon on loopback against the real server in its own process. Sign-in is
+// bounded by argon2id verification, measured alone in the same run; refresh is
+// compared with a bare node:http server answering the same bytes.
+// BENCH_DATABASE_URLS: comma-separated databases (default: memory://, plus
+// TEST_DATABASE_URL when set). BENCH_DURATION seconds per measurement (default 10).
+
+const duration = Number(process.env.BENCH_DURATION ?? 10);
+const connections = Number(process.env.BENCH_CONNECTIONS ?? 10);
+const databases = (process.env.BENCH_DATABASE_URLS ?? ['memory://', process.env.TEST_DATABASE_URL].filter(Boolean).join(','))
+  .split(',')
+  .filter(Boolean);
+
+/** argon2id verifications per second with the engine's parameters, `concurrency` in flight (libuv pool). */
+async function argon2Bound(seconds: number, concurrency: number): Promise<number> {
+  const stored = await hash('correct-horse-1', { algorithm: 2, memoryCost: 19_456, timeCost: 2, parallelism: 1 });
+  let done = 0;
+  const until = Date.now() + seconds * 1000;
+  await Promise.all(
+    Array.from({ length: concurrency }, async () => {
+      while (Date.now() < until) {
+        await verify(stored, 'correct-horse-1');
+        done++;
+      }
+    }),
+  );
+  return done / seconds;
+}
+
+async function benchDatabase(databaseUrl: string) {
+  const server = await startProcess(['src/main.ts'], idgraphEnv(databaseUrl));
+  const anon = /anon key:\s+(\S+)/.exec(server.output())?.[1];
+  if (!anon) throw new Error('the server did not print its anon key (was the database fresh?)');
+  const base = `http://127.0.0.1:${server.port}/auth/v1`;
+  const headers = { apikey: anon, 'content-type': 'application/json' };
+  const email = `bench-${Date.now()}@example.com`;
+  const signup = await fetch(`${base}/signup`, { method: 'POST', headers, body: JSON.stringify({ email, password: 'correct-horse-1' }) });
+  if (signup.status !== 200) throw new Error(`sign-up failed: ${signup.status} ${await signup.text()}`);
+
+  const signIn = await autocannon({
+    url: `${base}/token?grant_type=password`,
+    method: 'POST',
+    headers,
+    body: JSON.stringify({ email, password: 'correct-horse-1' }),
+    connections,
+    duration,
+  });
+
+  // A pool of live refresh tokens: each request takes one and its answer puts the rotated one back, so every
+  // token is presented exactly once (autocannon resets a connection's context between requests).
+  const tokens: string[] = [];
+  for (let i = 0; i < connections * 2; i++) {
+    const res = await fetch(`${base}/token?grant_type=password`, { method: 'POST', headers, body: JSON.stringify({ email, password: 'correct-horse-1' }) });
+    tokens.push(((await res.json()) as { refresh_token: string }).refresh_token);
+  }
+  const refresh = await autocannon({
+    url: `${base}/token?grant_type=refresh_token`,
+    connections,
+    duration,
+    requests: [
+      {
+        method: 'POST',
+        headers,
+        setupRequest: (req: Record<string, unknown>) => ({ ...req, body: JSON.stringify({ refresh_token: tokens.shift() }) }),
+        onResponse: (status: number, body: string) => {
+          if (status === 200) tokens.push((JSON.parse(body) as { refresh_token: string }).refresh_token);
+        },
+      },
+    ],
+  } as Parameters<typeof autocannon>[0]);
+  const sample = await fetch(`${base}/token?grant_type=refresh_token`, { method: 'POST', headers, body: JSON.stringify({ refresh_token: tokens.shift() }) });
+  const sampleBody = await sample.text();
+  await server.stop();
+
+  const bare = await startProcess(['bench/bare-server.ts', '-'], { BARE_BODY: sampleBody });
+  const bareRefresh = await autocannon({
+    url: `http://127.0.0.1:${bare.port}/token`,
+    method: 'POST',
+    headers,
+    body: JSON.stringify({ refresh_token: 'x' }),
+    connections,
+    duration,
+  });
+  await bare.stop();
+  return { databaseUrl, signIn, refresh, bareRefresh };
+}
+
+async function main() {
+  const bound = await argon2Bound(Math.max(3, duration / 2), connections);
+  const rows = [];
+  for (const db of databases) rows.push(await benchDatabase(db));
+  const lines = [
+    '## /auth/v1: password sign-in and refresh',
+    '',
+    'Run with `npm run bench:auth` (env: `BENCH_DATABASE_URLS`, `BENCH_DURATION`, `BENCH_CONNECTIONS`).',
+    'autocannon on loopback against the real server in its own process. Sign-in is bounded by argon2id',
+    '(m=19456 KiB, t=2, p=1) verification, measured alone in the same run with the same concurrency;',
+    'refresh is compared with a bare node:http server answering the same bytes. Each refresh presents the',
+    'token the previous one returned (rotation on, no reuse).',
+    '',
+    `Latest run: ${new Date().toISOString()}, ${machine()}, ${connections} connections, ${duration} s each.`,
+    `argon2id verifications alone: **${fmt(bound)}/s**.`,
+    '',
+    '| database | sign-ins/s | sign-in / argon2 bound | sign-in p99 ms | refreshes/s | refresh p50 ms | refresh p99 ms | bare refresh req/s | refresh / bare | non-2xx |',
+    '|---|---|---|---|---|---|---|---|---|---|',
+    ...rows.map(
+      (r) =>
+        `| ${redactUrl(r.databaseUrl)} | ${fmt(r.signIn.requests.average)} | ${(r.signIn.requests.average / bound).toFixed(2)} | ${r.signIn.latency.p99} | ` +
+        `${fmt(r.refresh.requests.average)} | ${r.refresh.latency.p50} | ${r.refresh.latency.p99} | ${fmt(r.bareRefresh.requests.average)} | ` +
+        `${(r.refresh.requests.average / r.bareRefresh.requests.average).toFixed(3)} | ${r.signIn.non2xx + r.refresh.non2xx} |`,
+    ),
+  ];
+  writeSection('auth', lines.join('\n'));
+  console.log(lines.join('\n'));
+}
+
+main().catch((error: unknown) => {
+  console.error(error);
+  process.exit(1);
+});
