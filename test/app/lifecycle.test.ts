@@ -13,22 +13,31 @@ const tsx = path.join(root, 'node_modules/.bin/tsx');
 
 function quietApp(env: Record<string, string>) {
   const { logs, stream } = captureLogs();
+  const printed: string[] = [];
   const config = loadConfig({ NODE_ENV: 'test', LOG_LEVEL: 'debug', ...env });
-  return { logs, appPromise: buildApp(config, { log: createLogger({ level: 'debug', destination: stream }) }) };
+  const appPromise = buildApp(config, { log: createLogger({ level: 'debug', destination: stream }), print: (text) => printed.push(text) });
+  return { logs, printed, appPromise };
 }
 
 describe('lifecycle', () => {
   it('keeps PGlite data under DATA_DIR across restarts, bootstrapping once', async () => {
     const dataDir = fs.mkdtempSync(path.join(os.tmpdir(), 'idgraph-data-'));
-    const first = await quietApp({ DATA_DIR: dataDir }).appPromise;
+    const firstRun = quietApp({ DATA_DIR: dataDir });
+    const first = await firstRun.appPromise;
     await first.start(0, '127.0.0.1');
+    // The generated API keys are shown once, on the console, never in the log.
+    const keys = first.identity.apiKeys();
+    expect(firstRun.printed.join('\n')).toContain(keys.anon);
+    expect(firstRun.logs.text()).not.toContain(keys.anon);
     const realm = await first.db.prisma.realm.findUniqueOrThrow({ where: { slug: 'default' } });
     await first.stop();
     expect(fs.existsSync(path.join(dataDir, 'pglite', 'PG_VERSION'))).toBe(true);
 
-    const { appPromise, logs } = quietApp({ DATA_DIR: dataDir });
+    const { appPromise, logs, printed } = quietApp({ DATA_DIR: dataDir });
     const second = await appPromise;
     await second.start(0, '127.0.0.1');
+    expect(printed).toEqual([]);
+    expect(second.identity.apiKeys()).toEqual(keys);
     expect((await second.db.prisma.realm.findUniqueOrThrow({ where: { slug: 'default' } })).id).toBe(realm.id);
     expect(await second.db.prisma.event.count({ where: { type: 'realm.created' } })).toBe(1);
     expect(logs.lines.some((l) => l.msg === 'migration applied')).toBe(false);

@@ -146,3 +146,19 @@ describe('auth-js: sign-up with confirmation (autoconfirm off)', () => {
     expect(again.data.user?.id).not.toBe(real.id);
   });
 });
+
+describe('secrets stay out of the log', () => {
+  it('no password, access token, refresh token or code appears in any log line', async () => {
+    const client = authClient(t);
+    const email = uniqueEmail('quiet');
+    const { data } = await client.signUp({ email, password: 'log-me-not-123' });
+    await client.refreshSession();
+    await client.signInWithOtp({ email });
+    const { code } = await lastMessage(t, email);
+    const text = t.logs.text();
+    expect(text.length).toBeGreaterThan(0);
+    for (const secret of ['log-me-not-123', data.session!.access_token, data.session!.refresh_token, code!]) {
+      expect(text).not.toContain(secret);
+    }
+  });
+});
