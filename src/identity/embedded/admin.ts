@@ -50,6 +50,7 @@ export function createAdmin({ db, auth, accounts, otp, clock }: AdminDeps) {
     async createUser(body: Record<string, unknown>): Promise<User> {
       const email = body.email ? normalizeEmail(body.email) : null;
       const phone = body.phone ? normalizePhone(body.phone) : null;
+      if (!email && !phone) throw new ProviderError(400, 'validation_failed', 'Cannot create a user without either an email or phone');
       if (body.password !== undefined && body.password !== null) assertPasswordAcceptable(body.password, auth.passwordMinLength);
       if (body.password_hash !== undefined && !/^\$argon2(id|i)?\$|^\$2[aby]\$/.test(String(body.password_hash))) {
         throw new ProviderError(400, 'validation_failed', 'Invalid password hash format');
