@@ -112,17 +112,31 @@ export function createSessionManager({ db, keys, auth, clock, claimsExtension }:
       const now = new Date(clock());
       const token = randomUrlToken(24);
       const userId = typeof who === 'string' ? who : who.id;
-      const session = await db.authSession.create({
-        data: {
-          userId,
-          amr: addAmr([], method, clock(), provider) as unknown as Prisma.InputJsonValue,
-          ip: meta.ip,
-          userAgent: meta.userAgent?.slice(0, 512) ?? null,
-          refreshedAt: now,
-          refreshTokens: { create: { tokenHash: sha256Hex(token), userId } },
-        },
-      });
-      await db.authUser.update({ where: { id: userId }, data: { lastSignInAt: now }, select: { id: true } });
+      const session: AuthSession = {
+        id: randomUUID(),
+        userId,
+        aal: 'aal1',
+        factorId: null,
+        amr: addAmr([], method, clock(), provider) as unknown as Prisma.JsonValue,
+        mfaAt: null,
+        ip: meta.ip,
+        userAgent: meta.userAgent?.slice(0, 512) ?? null,
+        createdAt: now,
+        updatedAt: now,
+        refreshedAt: now,
+        notAfter: null,
+      };
+      // Sign-in's hot path in one statement: the session, its first refresh token, last_sign_in_at.
+      await db.$executeRaw`
+        WITH s AS (
+          INSERT INTO auth_sessions (id, user_id, aal, amr, ip, user_agent, created_at, updated_at, refreshed_at)
+          VALUES (${session.id}::uuid, ${userId}::uuid, 'aal1', ${JSON.stringify(session.amr)}::jsonb, ${session.ip}, ${session.userAgent}, ${now}, ${now}, ${now})
+          RETURNING id
+        ), t AS (
+          INSERT INTO auth_refresh_tokens (token_hash, user_id, session_id, revoked, created_at, updated_at)
+          SELECT ${sha256Hex(token)}, ${userId}::uuid, s.id, false, ${now}, ${now} FROM s
+        )
+        UPDATE auth_users SET last_sign_in_at = ${now} WHERE id = ${userId}::uuid`;
       const user =
         typeof who === 'string'
           ? await db.authUser.findUniqueOrThrow({ where: { id: userId }, include: userInclude })
