@@ -15,6 +15,9 @@ import { createServices } from './services/index.js';
 import { createEmbeddedEngine } from './identity/embedded/engine.js';
 import { createDevNotifier, createSmtpNotifier, type Notifier } from './identity/notifier.js';
 import { authRoutes } from './server/auth-routes.js';
+import { createViewerResolver } from './auth/context.js';
+import { createRevocationList } from './auth/revocation.js';
+import { createTokenVerifier } from './auth/verify.js';
 import { createRateLimit } from './services/rate-limits.js';
 
 const version = (createRequire(import.meta.url)('../package.json') as { version: string }).version;
@@ -44,6 +47,18 @@ export async function buildApp(config: Config, options: AppOptions = {}) {
     options.notifier ??
     (config.auth.notifier.kind === 'smtp' ? createSmtpNotifier(config.auth.notifier) : createDevNotifier(db.prisma, print));
   const engine = createEmbeddedEngine({ db: db.prisma, auth: config.auth, notifier, clock, version, print });
+  const revocations = createRevocationList({ db: db.prisma, clock });
+  const resolveViewer = createViewerResolver({
+    verifier: createTokenVerifier({
+      issuer: config.auth.jwt.issuer,
+      audience: config.auth.jwt.aud,
+      algorithms: ['ES256'],
+      keys: { kind: 'local', jwks: () => engine.keys.jwks() },
+      leewaySeconds: config.auth.jwt.leewaySeconds,
+      clock,
+    }),
+    revocations,
+  });
   const fiveMinutes = 300;
   const authLimits = {
     otp: createRateLimit(db.prisma, { name: 'auth_otp', points: config.auth.rateLimits.otpPer5Min, durationSeconds: fiveMinutes }),
@@ -60,10 +75,13 @@ export async function buildApp(config: Config, options: AppOptions = {}) {
     config,
     log,
     notReadyReason: readiness,
-    buildContext: (_initial, requestId) => ({
+    buildContext: async (initial, requestId) => ({
       prisma: db.prisma,
       services,
-      viewer: null,
+      // HTTP and SSE carry the token in Authorization; graphql-ws in connectionParams (checked per operation).
+      viewer: await resolveViewer(
+        initial.request?.headers.get('authorization') ?? (initial.connectionParams as { authorization?: string } | undefined)?.authorization,
+      ),
       requestId,
       log: log.child({ requestId }),
     }),
@@ -85,7 +103,15 @@ export async function buildApp(config: Config, options: AppOptions = {}) {
     bodyLimitBytes: config.http.bodyLimitBytes,
     log,
   });
-  const ws = attachGraphqlWs(http.server, yoga, { maxPayloadBytes: config.http.bodyLimitBytes });
+  const ws = attachGraphqlWs(http.server, yoga, {
+    maxPayloadBytes: config.http.bodyLimitBytes,
+    // A token that does not verify refuses the connection; each operation re-checks it (expiry, revocation).
+    authorizeConnection: async (params) =>
+      resolveViewer((params as { authorization?: string } | undefined)?.authorization).then(
+        () => true,
+        () => false,
+      ),
+  });
 
   async function initialize() {
     if (config.migrateOnStart) {
@@ -118,6 +144,7 @@ export async function buildApp(config: Config, options: AppOptions = {}) {
     db,
     services,
     identity: engine,
+    revocations,
     yoga,
     server: http.server,
     isReady: () => notReadyReason === null,

@@ -45,6 +45,7 @@ const envSchema = z
     AUTH_JWT_EXP: positiveInt.max(7 * 24 * 3600).default(3600),
     AUTH_JWT_AUD: z.string().min(1).default('authenticated'),
     AUTH_JWT_ISSUER: z.string().min(1).optional(),
+    AUTH_JWT_LEEWAY_SECONDS: z.coerce.number().int().min(0).max(300).default(30),
     AUTH_AUTOCONFIRM: bool.default(true),
     AUTH_DISABLE_SIGNUP: bool.default(false),
     AUTH_PASSWORD_MIN_LENGTH: positiveInt.min(6).max(72).default(6),
@@ -158,7 +159,7 @@ export interface AuthConfig {
   publicUrl: string;
   siteUrl: string;
   uriAllowList: string[];
-  jwt: { exp: number; aud: string; issuer: string };
+  jwt: { exp: number; aud: string; issuer: string; leewaySeconds: number };
   autoconfirm: boolean;
   disableSignup: boolean;
   passwordMinLength: number;
@@ -219,7 +220,12 @@ export function loadConfig(source: Record<string, string | undefined> = process.
     publicUrl,
     siteUrl: (env.AUTH_SITE_URL ?? publicUrl).replace(/\/$/, ''),
     uriAllowList: env.AUTH_URI_ALLOW_LIST.split(',').map((s) => s.trim()).filter(Boolean),
-    jwt: { exp: env.AUTH_JWT_EXP, aud: env.AUTH_JWT_AUD, issuer: env.AUTH_JWT_ISSUER ?? `${publicUrl}/auth/v1` },
+    jwt: {
+      exp: env.AUTH_JWT_EXP,
+      aud: env.AUTH_JWT_AUD,
+      issuer: env.AUTH_JWT_ISSUER ?? `${publicUrl}/auth/v1`,
+      leewaySeconds: env.AUTH_JWT_LEEWAY_SECONDS,
+    },
     autoconfirm: env.AUTH_AUTOCONFIRM,
     disableSignup: env.AUTH_DISABLE_SIGNUP,
     passwordMinLength: env.AUTH_PASSWORD_MIN_LENGTH,

@@ -1,6 +1,12 @@
-/** Who is calling. Built per request by the authentication layer; null when anonymous. */
+/** Who is calling. Built per request from a verified access token; null when anonymous. */
 export interface Viewer {
   userId: string;
+  sessionId: string | null;
+  jti: string | null;
+  /** When the access token expires: long-lived connections re-check it per operation. */
+  expiresAt: Date;
+  aal: 'aal1' | 'aal2';
+  mfaAt: Date | null;
   realmId: string | null;
   tenantId: string | null;
   /** Permissions in the active tenant. */

@@ -2,6 +2,7 @@ import { printSubgraphSchema } from '@apollo/subgraph';
 import { builder } from './builder.js';
 import './health.js';
 import './realm.js';
+import './viewer.js';
 
 export const schema = builder.toSubGraphSchema({
   linkUrl: 'https://specs.apollo.dev/federation/v2.6',

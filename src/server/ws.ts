@@ -17,7 +17,15 @@ interface EnvelopedRoot {
  * graphql-ws on the same port and path as HTTP, running every operation through
  * yoga's envelop (same plugins, limits, masking and context as HTTP).
  */
-export function attachGraphqlWs(server: http.Server, yoga: YogaServer, options: { maxPayloadBytes: number }) {
+export function attachGraphqlWs(
+  server: http.Server,
+  yoga: YogaServer,
+  options: {
+    maxPayloadBytes: number;
+    /** Checks connectionParams at connection time; false closes the socket with 4403 Forbidden. */
+    authorizeConnection?: (connectionParams: Record<string, unknown> | undefined) => Promise<boolean>;
+  },
+) {
   const wss = new WebSocketServer({ noServer: true, maxPayload: options.maxPayloadBytes });
 
   server.on('upgrade', (req, socket, head) => {
@@ -31,6 +39,7 @@ export function attachGraphqlWs(server: http.Server, yoga: YogaServer, options: 
 
   const disposable = useServer(
     {
+      onConnect: async (ctx) => (options.authorizeConnection ? options.authorizeConnection(ctx.connectionParams) : true),
       execute: async (args) => {
         const root = args.rootValue as EnvelopedRoot;
         return normalizeResultErrors((await root.execute(args)) as Parameters<typeof normalizeResultErrors>[0]);

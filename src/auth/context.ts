@@ -1,0 +1,34 @@
+import { AppError } from '../errors.js';
+import type { RevocationList } from './revocation.js';
+import type { TokenVerifier } from './verify.js';
+import type { Viewer } from './viewer.js';
+
+/**
+ * Who is calling: from `Authorization: Bearer <token>` on HTTP/SSE, or
+ * `connectionParams.authorization` on graphql-ws. No header is an anonymous
+ * caller; a header that does not verify is an error with its taxonomy code.
+ */
+export function createViewerResolver({ verifier, revocations }: { verifier: TokenVerifier; revocations: RevocationList }) {
+  return async function resolveViewer(authorization: string | null | undefined): Promise<Viewer | null> {
+    if (!authorization) return null;
+    const match = /^Bearer\s+(\S+)$/i.exec(authorization.trim());
+    if (!match) throw new AppError('malformed', 'The Authorization header must be "Bearer <access token>".');
+    const claims = await verifier.verify(match[1]!);
+    if (await revocations.isRevoked(claims)) throw new AppError('token_revoked');
+    return {
+      userId: claims.sub,
+      sessionId: claims.session_id ?? null,
+      jti: claims.jti ?? null,
+      expiresAt: new Date(claims.exp * 1000),
+      aal: claims.aal === 'aal2' ? 'aal2' : 'aal1',
+      mfaAt: claims.mfa_at ? new Date(claims.mfa_at * 1000) : null,
+      realmId: null,
+      tenantId: claims.tenant_id ?? null,
+      permissions: [],
+      realmAdmin: false,
+      serviceRole: claims.role === 'service_role',
+    };
+  };
+}
+
+export type ViewerResolver = ReturnType<typeof createViewerResolver>;
