@@ -41,13 +41,13 @@ export async function buildApp(config: Config, options: AppOptions = {}) {
   const startedAt = clock();
   const db: Database = await openDatabase(config.database);
   const events = createEventStore({ destinations: options.eventDestinations ?? ['subscriptions'] });
-  const services = createServices({ config, db, events, clock, startedAt, version });
   const print = options.print ?? ((text: string) => process.stdout.write(`${text}\n`));
   const notifier =
     options.notifier ??
     (config.auth.notifier.kind === 'smtp' ? createSmtpNotifier(config.auth.notifier) : createDevNotifier(db.prisma, print));
   const engine = createEmbeddedEngine({ db: db.prisma, auth: config.auth, notifier, clock, version, print });
   const revocations = createRevocationList({ db: db.prisma, clock });
+  const services = createServices({ config, db, events, clock, startedAt, version, provider: engine.provider, revocations });
   const resolveViewer = createViewerResolver({
     verifier: createTokenVerifier({
       issuer: config.auth.jwt.issuer,
@@ -75,16 +75,29 @@ export async function buildApp(config: Config, options: AppOptions = {}) {
     config,
     log,
     notReadyReason: readiness,
-    buildContext: async (initial, requestId) => ({
-      prisma: db.prisma,
-      services,
+    buildContext: async (initial, requestId) => {
       // HTTP and SSE carry the token in Authorization; graphql-ws in connectionParams (checked per operation).
-      viewer: await resolveViewer(
-        initial.request?.headers.get('authorization') ?? (initial.connectionParams as { authorization?: string } | undefined)?.authorization,
-      ),
-      requestId,
-      log: log.child({ requestId }),
-    }),
+      const authorization =
+        initial.request?.headers.get('authorization') ?? (initial.connectionParams as { authorization?: string } | undefined)?.authorization;
+      const viewer = await resolveViewer(authorization);
+      const req = initial.req as import('node:http').IncomingMessage | undefined;
+      return {
+        prisma: db.prisma,
+        services,
+        viewer,
+        caller: {
+          viewer,
+          accessToken: viewer && authorization ? authorization.trim().replace(/^Bearer\s+/i, '') : null,
+          meta: {
+            ip: req?.socket?.remoteAddress ?? null,
+            userAgent: initial.request?.headers.get('user-agent') ?? null,
+            requestId,
+          },
+        },
+        requestId,
+        log: log.child({ requestId }),
+      };
+    },
   });
   const http = createHttpServer({
     yoga,

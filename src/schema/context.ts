@@ -2,12 +2,15 @@ import type { Viewer } from '../auth/viewer.js';
 import type { PrismaClient } from '../generated/prisma/client.js';
 import type { Logger } from '../log.js';
 import type { Services } from '../services/index.js';
+import type { Caller } from '../services/auth.js';
 
 export interface GraphQLContext {
   /** Used by Pothos' prisma plugin for plain relation reads; decisions go through services. */
   prisma: PrismaClient;
   services: Services;
   viewer: Viewer | null;
+  /** The viewer with its raw access token and request metadata, for provider calls. */
+  caller: Caller;
   requestId: string;
   log: Logger;
 }

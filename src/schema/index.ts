@@ -1,7 +1,10 @@
 import { printSubgraphSchema } from '@apollo/subgraph';
 import { builder } from './builder.js';
+import './auth.js';
 import './health.js';
 import './realm.js';
+import './tenant.js';
+import './user.js';
 import './viewer.js';
 
 export const schema = builder.toSubGraphSchema({

@@ -1,0 +1,122 @@
+import type { Factor } from '../identity/types.js';
+import type { AuthResult } from '../services/auth.js';
+import { builder } from './builder.js';
+
+const FactorType = builder.enumType('FactorType', {
+  values: { TOTP: { value: 'totp' }, PHONE: { value: 'phone' }, WEBAUTHN: { value: 'webauthn' } } as const,
+});
+const FactorStatus = builder.enumType('FactorStatus', {
+  values: { UNVERIFIED: { value: 'unverified' }, VERIFIED: { value: 'verified' } } as const,
+});
+export const SignOutScope = builder.enumType('SignOutScope', {
+  values: { LOCAL: { value: 'local' }, GLOBAL: { value: 'global' }, OTHERS: { value: 'others' } } as const,
+});
+
+export const MfaFactorRef = builder.objectRef<Factor>('MfaFactor').implement({
+  fields: (t) => ({
+    id: t.exposeID('id'),
+    factorType: t.expose('factor_type', { type: FactorType }),
+    status: t.expose('status', { type: FactorStatus }),
+    friendlyName: t.exposeString('friendly_name', { nullable: true }),
+    createdAt: t.field({ type: 'DateTime', resolve: (f) => new Date(f.created_at) }),
+  }),
+});
+
+type SessionShape = NonNullable<AuthResult['session']>;
+
+const AuthSession = builder.objectRef<SessionShape>('AuthSession').implement({
+  description: 'Tokens for the signed-in user. Keep the refresh token secret; it rotates on every refresh.',
+  fields: (t) => ({
+    accessToken: t.exposeString('access_token'),
+    refreshToken: t.exposeString('refresh_token'),
+    expiresIn: t.exposeInt('expires_in'),
+    expiresAt: t.exposeInt('expires_at', { description: 'Unix seconds.' }),
+    tokenType: t.exposeString('token_type'),
+  }),
+});
+
+const MfaRequirement = builder.objectRef<Factor[]>('MfaRequirement').implement({
+  fields: (t) => ({
+    required: t.boolean({ resolve: (factors) => factors.length > 0 }),
+    challengeFactors: t.field({ type: [MfaFactorRef], resolve: (factors) => factors }),
+  }),
+});
+
+export const AuthPayload = builder.objectRef<AuthResult>('AuthPayload').implement({
+  fields: (t) => ({
+    session: t.field({ type: AuthSession, nullable: true, description: 'Null while a sign-up awaits confirmation.', resolve: (r) => r.session }),
+    user: t.prismaField({
+      type: 'User',
+      nullable: true,
+      resolve: (query, r, _args, ctx) => (r.session && r.user ? ctx.prisma.user.findUnique({ ...query, where: { id: r.user.id } }) : null),
+    }),
+    tenants: t.prismaField({
+      type: ['Tenant'],
+      description: 'The tenants the user belongs to.',
+      resolve: (query, r, _args, ctx) =>
+        r.session ? ctx.prisma.tenant.findMany({ ...query, where: { id: { in: r.tenants.map((m) => m.id) } }, orderBy: { createdAt: 'asc' } }) : [],
+    }),
+    mfa: t.field({
+      type: MfaRequirement,
+      description: 'When required, the session is aal1: challenge and verify a factor to reach aal2.',
+      resolve: (r) => r.challengeFactors,
+    }),
+  }),
+});
+
+const SignUpInput = builder.inputType('SignUpInput', {
+  fields: (t) => ({
+    email: t.string({ required: false }),
+    phone: t.string({ required: false }),
+    password: t.string({ required: true }),
+    data: t.field({ type: 'JSON', required: false, description: 'user_metadata for the new user.' }),
+  }),
+});
+
+const SignInInput = builder.inputType('SignInInput', {
+  fields: (t) => ({
+    email: t.string({ required: false }),
+    phone: t.string({ required: false }),
+    password: t.string({ required: true }),
+  }),
+});
+
+const RefreshSessionInput = builder.inputType('RefreshSessionInput', {
+  fields: (t) => ({ refreshToken: t.string({ required: true }) }),
+});
+
+const SignOutInput = builder.inputType('SignOutInput', {
+  fields: (t) => ({ scope: t.field({ type: SignOutScope, required: true, defaultValue: 'local' }) }),
+});
+
+const SignOutPayload = builder.objectRef<{ scope: 'local' | 'global' | 'others' }>('SignOutPayload').implement({
+  fields: (t) => ({ scope: t.expose('scope', { type: SignOutScope }) }),
+});
+
+builder.mutationFields((t) => ({
+  signUp: t.field({
+    type: AuthPayload,
+    args: { input: t.arg({ type: SignUpInput, required: true }) },
+    resolve: (_root, { input }, ctx) =>
+      ctx.services.auth.signUp({ ...input, data: (input.data as Record<string, unknown> | null | undefined) ?? null }, ctx.caller),
+  }),
+  signIn: t.field({
+    type: AuthPayload,
+    args: { input: t.arg({ type: SignInInput, required: true }) },
+    resolve: (_root, { input }, ctx) => ctx.services.auth.signIn(input, ctx.caller),
+  }),
+  refreshSession: t.field({
+    type: AuthPayload,
+    args: { input: t.arg({ type: RefreshSessionInput, required: true }) },
+    resolve: (_root, { input }, ctx) => ctx.services.auth.refreshSession(input, ctx.caller),
+  }),
+  signOut: t.field({
+    type: SignOutPayload,
+    authScopes: { authenticated: true },
+    args: { input: t.arg({ type: SignOutInput, required: true }) },
+    resolve: async (_root, { input }, ctx) => {
+      await ctx.services.auth.signOut(input.scope, ctx.caller);
+      return { scope: input.scope };
+    },
+  }),
+}));
