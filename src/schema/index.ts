@@ -1,6 +1,7 @@
 import { printSubgraphSchema } from '@apollo/subgraph';
 import { builder } from './builder.js';
 import './auth.js';
+import './auth-flows.js';
 import './health.js';
 import './realm.js';
 import './tenant.js';

@@ -1,4 +1,6 @@
+import { MfaFactorRef } from './auth.js';
 import { builder } from './builder.js';
+import { IdentityRef } from './identity.js';
 
 const AuthenticatorAssuranceLevel = builder.enumType('AuthenticatorAssuranceLevel', {
   values: { AAL1: { value: 'aal1' }, AAL2: { value: 'aal2' } } as const,
@@ -12,6 +14,19 @@ const ViewerRef = builder.objectRef<NonNullable<import('../auth/viewer.js').View
     aal: t.expose('aal', { type: AuthenticatorAssuranceLevel }),
     mfaAt: t.expose('mfaAt', { type: 'DateTime', nullable: true, description: 'When the caller last passed MFA in this session.' }),
     expiresAt: t.expose('expiresAt', { type: 'DateTime', description: 'When the access token expires.' }),
+    user: t.prismaField({
+      type: 'User',
+      nullable: true,
+      resolve: (query, viewer, _args, ctx) => ctx.prisma.user.findUnique({ ...query, where: { id: viewer.userId } }),
+    }),
+    factors: t.field({
+      type: [MfaFactorRef],
+      resolve: async (_viewer, _args, ctx) => (await ctx.services.auth.providerUser(ctx.caller)).factors ?? [],
+    }),
+    identities: t.field({
+      type: [IdentityRef],
+      resolve: async (_viewer, _args, ctx) => (await ctx.services.auth.providerUser(ctx.caller)).identities,
+    }),
   }),
 });
 

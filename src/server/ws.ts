@@ -53,7 +53,8 @@ export function attachGraphqlWs(
             req: ctx.extra.request,
             socket: ctx.extra.socket,
             params: payload,
-            request: new Request(`http://localhost${graphqlPath}`, { headers: { 'x-request-id': requestId } }),
+            // yoga's envelop reads the request: a WebSocket operation is not a GET (mutations are allowed).
+            request: new Request(`http://localhost${graphqlPath}`, { method: 'POST', headers: { 'x-request-id': requestId } }),
           });
           let document;
           try {

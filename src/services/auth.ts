@@ -41,6 +41,8 @@ function contact(input: Contact) {
 }
 
 export function createAuthService({ db, provider, mirror, revocations }: AuthDeps) {
+  const providerUsers = new WeakMap<Caller, Promise<ProviderUser>>();
+
   async function result(session: AccessTokenResponse | null, user: ProviderUser | null, caller: Caller): Promise<AuthResult> {
     if (session && user) caller.signedInUserId = user.id;
     const verified = (user?.factors ?? []).filter((f) => f.status === 'verified');
@@ -82,6 +84,102 @@ export function createAuthService({ db, provider, mirror, revocations }: AuthDep
     async refreshSession(input: { refreshToken: string }, caller: Caller): Promise<AuthResult> {
       const session = await viaProvider(() => provider.token('refresh_token', { refresh_token: input.refreshToken }, caller.meta));
       return result(session, session.user, caller);
+    },
+
+    async signInWithIdToken(input: { provider: string; token: string; nonce?: string | null }, caller: Caller): Promise<AuthResult> {
+      const session = await viaProvider(() =>
+        provider.token('id_token', { provider: input.provider, id_token: input.token, ...(input.nonce ? { nonce: input.nonce } : {}) }, caller.meta),
+      );
+      await mirror.record(session.user, 'user.signed_in', { requestId: caller.meta.requestId, ip: caller.meta.ip });
+      return result(session, session.user, caller);
+    },
+
+    /** A one-time code (and link) to the address; unknown addresses are signed up when createUser allows. */
+    async sendOtp(input: Contact & { createUser?: boolean | null }, caller: Caller): Promise<void> {
+      await viaProvider(() => provider.sendOtp({ ...contact(input), create_user: input.createUser ?? true }, caller.meta));
+    },
+
+    async verifyOtp(input: Contact & { token: string; type: string }, caller: Caller): Promise<AuthResult> {
+      const session = await viaProvider(() => provider.verify({ ...contact(input), token: input.token, type: input.type }, caller.meta));
+      await mirror.record(session.user, 'user.signed_in', { requestId: caller.meta.requestId, ip: caller.meta.ip });
+      return result(session, session.user, caller);
+    },
+
+    /** A sign-in link for an existing account; the answer does not say whether the account exists. */
+    async sendMagicLink(input: { email: string }, caller: Caller): Promise<void> {
+      try {
+        await viaProvider(() => provider.sendOtp({ email: input.email, create_user: false }, caller.meta));
+      } catch (error) {
+        if (!(error instanceof AppError && error.extensions.upstreamCode === 'otp_disabled')) throw error;
+      }
+    },
+
+    /** Answers the same whether or not the address has an account. */
+    async requestPasswordRecovery(input: { email: string }, caller: Caller): Promise<void> {
+      await viaProvider(() => provider.recover({ email: input.email }, caller.meta));
+    },
+
+    async resendConfirmation(input: Contact & { type: string }, caller: Caller): Promise<void> {
+      await viaProvider(() => provider.resend({ ...contact(input), type: input.type }, caller.meta));
+    },
+
+    async reauthenticate(caller: Caller): Promise<void> {
+      const { accessToken } = requireSignedIn(caller);
+      await viaProvider(() => provider.reauthenticate(accessToken, caller.meta));
+    },
+
+    async updateViewer(
+      input: { email?: string | null; phone?: string | null; password?: string | null; nonce?: string | null; data?: Record<string, unknown> | null },
+      caller: Caller,
+    ): Promise<ProviderUser> {
+      const { accessToken } = requireSignedIn(caller);
+      const body = Object.fromEntries(Object.entries(input).filter(([, v]) => v !== undefined && v !== null));
+      const user = await viaProvider(() => provider.updateUser(accessToken, body, caller.meta));
+      await mirror.record(user, 'user.updated', { requestId: caller.meta.requestId, ip: caller.meta.ip });
+      return user;
+    },
+
+    /** The viewer's provider record (factors and identities live there), fetched once per request. */
+    providerUser(caller: Caller): Promise<ProviderUser> {
+      let pending = providerUsers.get(caller);
+      if (!pending) {
+        const { accessToken } = requireSignedIn(caller);
+        pending = viaProvider(() => provider.getUser(accessToken));
+        providerUsers.set(caller, pending);
+      }
+      return pending;
+    },
+
+    async enrollFactor(input: { factorType: string; friendlyName?: string | null; phone?: string | null }, caller: Caller) {
+      const { accessToken } = requireSignedIn(caller);
+      return viaProvider(() =>
+        provider.enrollFactor(accessToken, { factor_type: input.factorType, friendly_name: input.friendlyName ?? undefined, phone: input.phone ?? undefined }),
+      ) as Promise<{ id: string; type: string; friendly_name?: string; totp?: { qr_code: string; secret: string; uri: string } }>;
+    },
+
+    async challengeFactor(input: { factorId: string }, caller: Caller) {
+      const { accessToken } = requireSignedIn(caller);
+      return viaProvider(() => provider.challengeFactor(accessToken, input.factorId, {}, caller.meta));
+    },
+
+    async verifyFactor(input: { factorId: string; challengeId: string; code: string }, caller: Caller): Promise<AuthResult> {
+      const { accessToken, viewer } = requireSignedIn(caller);
+      const session = await viaProvider(() =>
+        provider.verifyFactor(accessToken, input.factorId, { challenge_id: input.challengeId, code: input.code }, caller.meta),
+      );
+      // The aal1 token this request carried is replaced by the aal2 one.
+      await revocations.revoke({ jti: viewer.jti }, viewer.expiresAt);
+      return result(session, session.user, caller);
+    },
+
+    async unenrollFactor(input: { factorId: string }, caller: Caller): Promise<void> {
+      const { accessToken } = requireSignedIn(caller);
+      await viaProvider(() => provider.unenrollFactor(accessToken, input.factorId));
+    },
+
+    async unlinkIdentity(input: { identityId: string }, caller: Caller): Promise<void> {
+      const { accessToken } = requireSignedIn(caller);
+      await viaProvider(() => provider.unlinkIdentity(accessToken, input.identityId));
     },
 
     /** Ends sessions at the provider and denies the caller's session until its token would expire anyway. */

@@ -1,0 +1,199 @@
+import { AuthPayload, MfaFactorRef } from './auth.js';
+import { builder } from './builder.js';
+
+// Code, link, recovery, profile, MFA and identity mutations. Each resolver hands
+// its input to the auth service, which calls the identity provider.
+
+const OtpType = builder.enumType('OtpType', {
+  values: {
+    SIGNUP: { value: 'signup' },
+    INVITE: { value: 'invite' },
+    MAGICLINK: { value: 'magiclink' },
+    RECOVERY: { value: 'recovery' },
+    EMAIL_CHANGE: { value: 'email_change' },
+    SMS: { value: 'sms' },
+    PHONE_CHANGE: { value: 'phone_change' },
+    EMAIL: { value: 'email' },
+  } as const,
+});
+const ResendType = builder.enumType('ResendType', {
+  values: { SIGNUP: { value: 'signup' }, EMAIL_CHANGE: { value: 'email_change' }, SMS: { value: 'sms' }, PHONE_CHANGE: { value: 'phone_change' } } as const,
+});
+const EnrollFactorType = builder.enumType('EnrollFactorType', { values: { TOTP: { value: 'totp' }, PHONE: { value: 'phone' } } as const });
+
+const AcceptedPayload = builder.objectRef<{ accepted: true }>('AcceptedPayload').implement({
+  description: 'The request was taken. Answers are the same whether or not an account exists.',
+  fields: (t) => ({ accepted: t.exposeBoolean('accepted') }),
+});
+const accepted = { accepted: true as const };
+
+const SendOtpInput = builder.inputType('SendOtpInput', {
+  fields: (t) => ({
+    email: t.string({ required: false }),
+    phone: t.string({ required: false }),
+    createUser: t.boolean({ required: false, defaultValue: true, description: 'Sign unknown addresses up (default true).' }),
+  }),
+});
+const VerifyOtpInput = builder.inputType('VerifyOtpInput', {
+  fields: (t) => ({
+    email: t.string({ required: false }),
+    phone: t.string({ required: false }),
+    token: t.string({ required: true }),
+    type: t.field({ type: OtpType, required: true }),
+  }),
+});
+const EmailInput = builder.inputType('EmailInput', { fields: (t) => ({ email: t.string({ required: true }) }) });
+const ResendConfirmationInput = builder.inputType('ResendConfirmationInput', {
+  fields: (t) => ({
+    email: t.string({ required: false }),
+    phone: t.string({ required: false }),
+    type: t.field({ type: ResendType, required: true, defaultValue: 'signup' }),
+  }),
+});
+const UpdateViewerInput = builder.inputType('UpdateViewerInput', {
+  fields: (t) => ({
+    email: t.string({ required: false }),
+    phone: t.string({ required: false }),
+    password: t.string({ required: false }),
+    nonce: t.string({ required: false, description: 'The code from reauthenticate, when a password change needs it.' }),
+    data: t.field({ type: 'JSON', required: false, description: 'Merged into user_metadata; null values delete keys.' }),
+  }),
+});
+const SignInWithIdTokenInput = builder.inputType('SignInWithIdTokenInput', {
+  fields: (t) => ({
+    provider: t.string({ required: true, description: 'A configured issuer name (AUTH_OIDC_ISSUERS).' }),
+    token: t.string({ required: true }),
+    nonce: t.string({ required: false, description: 'The raw nonce whose sha256 the id_token carries.' }),
+  }),
+});
+const EnrollFactorInput = builder.inputType('EnrollFactorInput', {
+  fields: (t) => ({
+    factorType: t.field({ type: EnrollFactorType, required: true }),
+    friendlyName: t.string({ required: false }),
+    phone: t.string({ required: false }),
+  }),
+});
+const FactorInput = builder.inputType('FactorInput', { fields: (t) => ({ factorId: t.id({ required: true }) }) });
+const VerifyFactorInput = builder.inputType('VerifyFactorInput', {
+  fields: (t) => ({ factorId: t.id({ required: true }), challengeId: t.id({ required: true }), code: t.string({ required: true }) }),
+});
+const IdentityInput = builder.inputType('IdentityInput', { fields: (t) => ({ identityId: t.id({ required: true }) }) });
+
+const TotpEnrollment = builder.objectRef<{ qr_code: string; secret: string; uri: string }>('TotpEnrollment').implement({
+  fields: (t) => ({ qrCode: t.exposeString('qr_code'), secret: t.exposeString('secret'), uri: t.exposeString('uri') }),
+});
+interface Enrollment {
+  id: string;
+  type: string;
+  friendly_name?: string;
+  totp?: { qr_code: string; secret: string; uri: string };
+}
+const EnrollFactorPayload = builder.objectRef<Enrollment>('EnrollFactorPayload').implement({
+  fields: (t) => ({
+    factor: t.field({
+      type: MfaFactorRef,
+      resolve: (e) => ({
+        id: e.id,
+        factor_type: e.type as 'totp' | 'phone',
+        status: 'unverified' as const,
+        friendly_name: e.friendly_name || undefined,
+        phone: '',
+        created_at: new Date().toISOString(),
+        updated_at: new Date().toISOString(),
+        last_challenged_at: null,
+      }),
+    }),
+    totp: t.field({ type: TotpEnrollment, nullable: true, resolve: (e) => e.totp ?? null }),
+  }),
+});
+const ChallengeFactorPayload = builder.objectRef<{ id: string; type: string; expires_at: number }>('ChallengeFactorPayload').implement({
+  fields: (t) => ({
+    challengeId: t.exposeID('id'),
+    expiresAt: t.exposeInt('expires_at', { description: 'Unix seconds.' }),
+  }),
+});
+const UpdateViewerPayload = builder.objectRef<{ id: string }>('UpdateViewerPayload').implement({
+  fields: (t) => ({
+    user: t.prismaField({ type: 'User', nullable: true, resolve: (query, u, _args, ctx) => ctx.prisma.user.findUnique({ ...query, where: { id: u.id } }) }),
+  }),
+});
+
+const signedIn = { authenticated: true } as const;
+
+builder.mutationFields((t) => ({
+  signInWithIdToken: t.field({
+    type: AuthPayload,
+    description: 'Exchanges an id_token from a configured OIDC issuer (Authentik, say) for an idgraph session.',
+    args: { input: t.arg({ type: SignInWithIdTokenInput, required: true }) },
+    resolve: (_r, { input }, ctx) => ctx.services.auth.signInWithIdToken(input, ctx.caller),
+  }),
+  sendOtp: t.field({
+    type: AcceptedPayload,
+    args: { input: t.arg({ type: SendOtpInput, required: true }) },
+    resolve: async (_r, { input }, ctx) => (await ctx.services.auth.sendOtp(input, ctx.caller), accepted),
+  }),
+  sendMagicLink: t.field({
+    type: AcceptedPayload,
+    description: 'Emails a sign-in link (and code); unknown addresses are not signed up.',
+    args: { input: t.arg({ type: EmailInput, required: true }) },
+    resolve: async (_r, { input }, ctx) => (await ctx.services.auth.sendMagicLink(input, ctx.caller), accepted),
+  }),
+  verifyOtp: t.field({
+    type: AuthPayload,
+    args: { input: t.arg({ type: VerifyOtpInput, required: true }) },
+    resolve: (_r, { input }, ctx) => ctx.services.auth.verifyOtp(input, ctx.caller),
+  }),
+  requestPasswordRecovery: t.field({
+    type: AcceptedPayload,
+    args: { input: t.arg({ type: EmailInput, required: true }) },
+    resolve: async (_r, { input }, ctx) => (await ctx.services.auth.requestPasswordRecovery(input, ctx.caller), accepted),
+  }),
+  resendConfirmation: t.field({
+    type: AcceptedPayload,
+    args: { input: t.arg({ type: ResendConfirmationInput, required: true }) },
+    resolve: async (_r, { input }, ctx) => (await ctx.services.auth.resendConfirmation(input, ctx.caller), accepted),
+  }),
+  reauthenticate: t.field({
+    type: AcceptedPayload,
+    authScopes: signedIn,
+    resolve: async (_r, _a, ctx) => (await ctx.services.auth.reauthenticate(ctx.caller), accepted),
+  }),
+  updateViewer: t.field({
+    type: UpdateViewerPayload,
+    authScopes: signedIn,
+    args: { input: t.arg({ type: UpdateViewerInput, required: true }) },
+    resolve: (_r, { input }, ctx) =>
+      ctx.services.auth.updateViewer({ ...input, data: (input.data as Record<string, unknown> | null | undefined) ?? null }, ctx.caller),
+  }),
+  enrollFactor: t.field({
+    type: EnrollFactorPayload,
+    authScopes: signedIn,
+    args: { input: t.arg({ type: EnrollFactorInput, required: true }) },
+    resolve: (_r, { input }, ctx) => ctx.services.auth.enrollFactor(input, ctx.caller),
+  }),
+  challengeFactor: t.field({
+    type: ChallengeFactorPayload,
+    authScopes: signedIn,
+    args: { input: t.arg({ type: FactorInput, required: true }) },
+    resolve: (_r, { input }, ctx) => ctx.services.auth.challengeFactor({ factorId: String(input.factorId) }, ctx.caller),
+  }),
+  verifyFactor: t.field({
+    type: AuthPayload,
+    authScopes: signedIn,
+    args: { input: t.arg({ type: VerifyFactorInput, required: true }) },
+    resolve: (_r, { input }, ctx) =>
+      ctx.services.auth.verifyFactor({ factorId: String(input.factorId), challengeId: String(input.challengeId), code: input.code }, ctx.caller),
+  }),
+  unenrollFactor: t.field({
+    type: AcceptedPayload,
+    authScopes: signedIn,
+    args: { input: t.arg({ type: FactorInput, required: true }) },
+    resolve: async (_r, { input }, ctx) => (await ctx.services.auth.unenrollFactor({ factorId: String(input.factorId) }, ctx.caller), accepted),
+  }),
+  unlinkIdentity: t.field({
+    type: AcceptedPayload,
+    authScopes: signedIn,
+    args: { input: t.arg({ type: IdentityInput, required: true }) },
+    resolve: async (_r, { input }, ctx) => (await ctx.services.auth.unlinkIdentity({ identityId: String(input.identityId) }, ctx.caller), accepted),
+  }),
+}));
