@@ -95,6 +95,7 @@ export async function buildApp(config: Config, options: AppOptions = {}) {
           },
         },
         requestId,
+        now: clock,
         log: log.child({ requestId }),
       };
     },

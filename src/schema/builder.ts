@@ -5,7 +5,7 @@ import PrismaPlugin from '@pothos/plugin-prisma';
 import RelayPlugin from '@pothos/plugin-relay';
 import ScopeAuthPlugin from '@pothos/plugin-scope-auth';
 import { DateTimeResolver, JSONResolver } from 'graphql-scalars';
-import { AppError } from '../errors.js';
+import { authFailureError, scopesFor } from '../auth/scopes.js';
 import type PrismaTypes from '../generated/pothos-prisma-types.js';
 import { getDatamodel } from '../generated/pothos-prisma-types.js';
 import type { GraphQLContext } from './context.js';
@@ -15,8 +15,14 @@ export const builder = new SchemaBuilder<{
   PrismaTypes: PrismaTypes;
   AuthScopes: {
     authenticated: boolean;
-    serviceRole: boolean;
+    /** The session passed MFA. */
+    aal2: boolean;
+    /** MFA within this many seconds (FRESH_MFA_SECONDS for "fresh"). */
+    mfaFresh: number;
+    tenantMember: string;
+    permission: string;
     realmAdmin: boolean;
+    serviceRole: boolean;
   };
   Scalars: {
     DateTime: { Input: Date; Output: Date };
@@ -28,12 +34,13 @@ export const builder = new SchemaBuilder<{
   plugins: [ScopeAuthPlugin, PrismaPlugin, RelayPlugin, DirectivesPlugin, FederationPlugin],
   defaultFieldNullability: false,
   scopeAuth: {
-    authScopes: (ctx) => ({
-      authenticated: ctx.viewer !== null,
-      serviceRole: ctx.viewer?.serviceRole ?? false,
-      realmAdmin: ctx.viewer?.realmAdmin ?? false,
-    }),
-    unauthorizedError: (_parent, ctx) => new AppError(ctx.viewer ? 'forbidden' : 'unauthenticated'),
+    authScopes: (ctx) =>
+      scopesFor({
+        viewer: ctx.viewer,
+        now: ctx.now,
+        isTenantMember: (tenantId) => ctx.services.access.isTenantMember(ctx.viewer, tenantId),
+      }),
+    unauthorizedError: (_parent, ctx, _info, result) => authFailureError(ctx.viewer, result.failure),
   },
   prisma: {
     client: (ctx) => ctx.prisma,

@@ -12,5 +12,7 @@ export interface GraphQLContext {
   /** The viewer with its raw access token and request metadata, for provider calls. */
   caller: Caller;
   requestId: string;
+  /** The clock (injected; tests control it). */
+  now: () => number;
   log: Logger;
 }

@@ -3,6 +3,7 @@ import type { Database } from '../db/client.js';
 import type { EventStore } from '../events/store.js';
 import type { RevocationList } from '../auth/revocation.js';
 import type { IdentityProvider } from '../identity/provider.js';
+import { createAccessService } from './access.js';
 import { createAuthService } from './auth.js';
 import { createHealthService } from './health.js';
 import { createUserMirror } from './user-mirror.js';
@@ -23,6 +24,7 @@ export function createServices({ config, db, events, clock, startedAt, version, 
   const mirror = createUserMirror({ db: db.prisma, events });
   return {
     auth: createAuthService({ db: db.prisma, provider, mirror, revocations }),
+    access: createAccessService({ db: db.prisma }),
     mirror,
     realms: createRealmService({ db: db.prisma, events, defaultRealm: config.defaultRealm }),
     health: createHealthService({ ping: (ms) => db.ping(ms), clock, startedAt, version }),
