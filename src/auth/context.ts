@@ -14,7 +14,11 @@ export function createViewerResolver({ verifier, revocations }: { verifier: Toke
     const match = /^Bearer\s+(\S+)$/i.exec(authorization.trim());
     if (!match) throw new AppError('malformed', 'The Authorization header must be "Bearer <access token>".');
     const claims = await verifier.verify(match[1]!);
-    if (await revocations.isRevoked(claims)) throw new AppError('token_revoked');
+    const state = await revocations.accessState(claims);
+    if (state.revoked) throw new AppError('token_revoked');
+    // Suspension and deactivation take effect on the user's next request.
+    if (state.status === 'suspended') throw new AppError('account_suspended');
+    if (state.status === 'deactivated') throw new AppError('account_deactivated');
     return {
       userId: claims.sub,
       sessionId: claims.session_id ?? null,

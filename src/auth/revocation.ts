@@ -1,10 +1,15 @@
 import type { PrismaClient } from '../generated/prisma/client.js';
 
+export type UserStatus = 'active' | 'suspended' | 'deactivated';
+
 export interface RevocationList {
   /** Denies a token (by jti) or a whole session (by session id) until `expiresAt`. */
   revoke(entry: { jti?: string | null; sessionId?: string | null }, expiresAt: Date): Promise<void>;
-  /** One indexed lookup: is this token's jti or session revoked and not yet expired? */
-  isRevoked(claims: { jti?: string; session_id?: string }): Promise<boolean>;
+  /**
+   * One statement per request: is this token's jti or session revoked (and not
+   * yet expired), and what is its user's status in idgraph?
+   */
+  accessState(claims: { sub: string; jti?: string; session_id?: string }): Promise<{ revoked: boolean; status: UserStatus | null }>;
   /** Drops entries whose tokens have expired anyway (lazy expiry keeps the table bounded). */
   purgeExpired(): Promise<number>;
 }
@@ -26,13 +31,14 @@ export function createRevocationList({ db, clock }: { db: PrismaClient; clock: (
         await list.purgeExpired();
       }
     },
-    async isRevoked(claims) {
-      const keys = [claims.jti ? `jti:${claims.jti}` : null, claims.session_id ? `sid:${claims.session_id}` : null].filter(
-        (k): k is string => k !== null,
-      );
-      if (keys.length === 0) return false;
-      const hit = await db.revokedToken.findFirst({ where: { key: { in: keys }, expiresAt: { gt: new Date(clock()) } }, select: { key: true } });
-      return hit !== null;
+    async accessState(claims) {
+      const [row] = await db.$queryRaw<Array<{ revoked: boolean; status: UserStatus | null }>>`
+        SELECT EXISTS (
+                 SELECT 1 FROM revoked_tokens
+                 WHERE key IN (${`jti:${claims.jti ?? ''}`}, ${`sid:${claims.session_id ?? ''}`}) AND expires_at > ${new Date(clock())}
+               ) AS revoked,
+               (SELECT status::text FROM users WHERE id::text = ${claims.sub}) AS status`;
+      return { revoked: row?.revoked ?? false, status: row?.status ?? null };
     },
     async purgeExpired() {
       const { count } = await db.revokedToken.deleteMany({ where: { expiresAt: { lte: new Date(clock()) } } });

@@ -44,7 +44,10 @@ export function createAuthService({ db, provider, mirror, revocations }: AuthDep
   const providerUsers = new WeakMap<Caller, Promise<ProviderUser>>();
 
   async function result(session: AccessTokenResponse | null, user: ProviderUser | null, caller: Caller): Promise<AuthResult> {
-    if (session && user) caller.signedInUserId = user.id;
+    if (session && user) {
+      await refuseInactive(session, user.id);
+      caller.signedInUserId = user.id;
+    }
     const verified = (user?.factors ?? []).filter((f) => f.status === 'verified');
     const aal = session ? (JSON.parse(Buffer.from(session.access_token.split('.')[1] ?? '', 'base64url').toString()) as { aal?: string }).aal : null;
     const tenants = user
@@ -56,6 +59,14 @@ export function createAuthService({ db, provider, mirror, revocations }: AuthDep
       challengeFactors: session && aal !== 'aal2' ? verified : [],
       tenants: tenants.map((m) => ({ id: m.tenantId })),
     };
+  }
+
+  /** A suspended or deactivated user gets no session: the one the provider just opened is closed again. */
+  async function refuseInactive(session: AccessTokenResponse, userId: string) {
+    const mirrored = await db.user.findUnique({ where: { id: userId }, select: { status: true } });
+    if (!mirrored || mirrored.status === 'active') return;
+    await viaProvider(() => provider.logout(session.access_token, 'local')).catch(() => {});
+    throw new AppError(mirrored.status === 'suspended' ? 'account_suspended' : 'account_deactivated');
   }
 
   function requireSignedIn(caller: Caller): { viewer: Viewer; accessToken: string } {

@@ -113,3 +113,25 @@ describe('graphql-ws: the viewer from connectionParams', () => {
     expect(await query('Bearer not-a-token')).toEqual({ closeCode: 4403 });
   });
 });
+
+describe('user status', () => {
+  it('a suspended user is refused on the next request and at sign-in; reactivation restores access', async () => {
+    const { SignInDocument } = await import('../generated/graphql.js');
+    const { session, user, email, password } = await signedInUser(t);
+    const { body: first } = await t.execute(SignInDocument, { input: { email, password } });
+    expect(first.errors).toBeUndefined();
+    await t.app.db.prisma.user.update({ where: { id: user.id }, data: { status: 'suspended' } });
+    const next = await t.execute(ViewerDocument, {}, bearer(session.access_token));
+    expect(next.status).toBe(403);
+    expect(next.body.errors?.[0]?.extensions?.code).toBe('account_suspended');
+    const sessionsBefore = await t.app.db.prisma.authSession.count({ where: { userId: user.id } });
+    const refused = await t.execute(SignInDocument, { input: { email, password } });
+    expect(refused.body.errors?.[0]?.extensions?.code).toBe('account_suspended');
+    // The session the provider opened for the refused sign-in was closed again.
+    expect(await t.app.db.prisma.authSession.count({ where: { userId: user.id } })).toBe(sessionsBefore);
+    await t.app.db.prisma.user.update({ where: { id: user.id }, data: { status: 'deactivated' } });
+    expect((await t.execute(ViewerDocument, {}, bearer(session.access_token))).body.errors?.[0]?.extensions?.code).toBe('account_deactivated');
+    await t.app.db.prisma.user.update({ where: { id: user.id }, data: { status: 'active' } });
+    expect((await t.execute(ViewerDocument, {}, bearer(session.access_token))).body.data?.viewer?.userId).toBe(user.id);
+  });
+});

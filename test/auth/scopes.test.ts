@@ -20,10 +20,12 @@ const builder = new SchemaBuilder<{
 }>({
   plugins: [ScopeAuthPlugin],
   scopeAuth: {
-    authScopes: (ctx) => scopesFor({ viewer: ctx.viewer, now: ctx.now, isTenantMember: async (id) => ctx.memberOf.includes(id) }),
-    unauthorizedError: (_p, ctx, _i, result) => authFailureError(ctx.viewer, result.failure),
+    authScopes: (ctx: Ctx) => scopesFor({ viewer: ctx.viewer, now: ctx.now, isTenantMember: async (id) => ctx.memberOf.includes(id) }),
+    unauthorizedError: (_p: unknown, ctx: Ctx, _i: unknown, result: { failure: Parameters<typeof authFailureError>[1] }) =>
+      authFailureError(ctx.viewer, result.failure),
   },
-});
+  // The app's builder also carries the prisma plugin, whose options are declared globally.
+} as never);
 const TENANT = '6f1c2a43-6f43-4a5b-9d55-1b9f0a4a0c11';
 builder.queryType({
   fields: (t) => ({
