@@ -4,6 +4,7 @@ import './auth.js';
 import './auth-flows.js';
 import './health.js';
 import './realm.js';
+import './role.js';
 import './tenant.js';
 import './user.js';
 import './viewer.js';

@@ -19,6 +19,12 @@ const ViewerRef = builder.objectRef<NonNullable<import('../auth/viewer.js').View
       nullable: true,
       resolve: (query, viewer, _args, ctx) => ctx.prisma.user.findUnique({ ...query, where: { id: viewer.userId } }),
     }),
+    memberships: t.prismaField({
+      type: ['Membership'],
+      description: 'The tenants the viewer belongs to, with their role in each.',
+      resolve: (query, viewer, _args, ctx) =>
+        ctx.prisma.membership.findMany({ ...query, where: { userId: viewer.userId, tenant: { deletedAt: null } }, orderBy: { createdAt: 'asc' } }),
+    }),
     factors: t.field({
       type: [MfaFactorRef],
       resolve: async (_viewer, _args, ctx) => (await ctx.services.auth.providerUser(ctx.caller)).factors ?? [],
