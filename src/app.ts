@@ -18,7 +18,6 @@ import { authRoutes } from './server/auth-routes.js';
 import { createViewerResolver } from './auth/context.js';
 import { createRevocationList } from './auth/revocation.js';
 import { createTokenVerifier } from './auth/verify.js';
-import { createRateLimit } from './services/rate-limits.js';
 
 const version = (createRequire(import.meta.url)('../package.json') as { version: string }).version;
 
@@ -59,12 +58,6 @@ export async function buildApp(config: Config, options: AppOptions = {}) {
     }),
     revocations,
   });
-  const fiveMinutes = 300;
-  const authLimits = {
-    otp: createRateLimit(db.prisma, { name: 'auth_otp', points: config.auth.rateLimits.otpPer5Min, durationSeconds: fiveMinutes }),
-    verify: createRateLimit(db.prisma, { name: 'auth_verify', points: config.auth.rateLimits.verifyPer5Min, durationSeconds: fiveMinutes }),
-    token: createRateLimit(db.prisma, { name: 'auth_token', points: config.auth.rateLimits.tokenPer5Min, durationSeconds: fiveMinutes }),
-  };
 
   // Until migrations and bootstrap succeed, GraphQL answers 503 and /readyz says why.
   let notReadyReason: string | null = 'starting';
@@ -108,7 +101,7 @@ export async function buildApp(config: Config, options: AppOptions = {}) {
         provider: engine.provider,
         auth: config.auth,
         isApiKey: (value) => engine.isApiKey(value),
-        limits: authLimits,
+        limits: services.limits,
         bodyLimitBytes: config.http.bodyLimitBytes,
         log,
         notReadyReason: readiness,

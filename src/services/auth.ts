@@ -5,6 +5,7 @@ import type { PrismaClient } from '../generated/prisma/client.js';
 import type { IdentityProvider, LogoutScope } from '../identity/provider.js';
 import type { AccessTokenResponse, Factor, RequestMeta, User as ProviderUser } from '../identity/types.js';
 import { viaProvider } from './provider-errors.js';
+import type { RateLimit } from './rate-limits.js';
 import type { UserMirror } from './user-mirror.js';
 
 export interface AuthDeps {
@@ -12,6 +13,7 @@ export interface AuthDeps {
   provider: IdentityProvider;
   mirror: UserMirror;
   revocations: RevocationList;
+  limits: { credentialsPerIp: RateLimit; credentialsPerIdentifier: RateLimit };
 }
 
 /** Who is asking, as the transport saw it. */
@@ -40,7 +42,17 @@ function contact(input: Contact) {
   return email ? { email } : { phone: phone as string };
 }
 
-export function createAuthService({ db, provider, mirror, revocations }: AuthDeps) {
+export function createAuthService({ db, provider, mirror, revocations, limits }: AuthDeps) {
+  /** Credential operations are limited per IP and per identifier, in the database so replicas share the counts. */
+  async function throttle(caller: Caller, identifier: string) {
+    const checks = [
+      caller.meta.ip ? limits.credentialsPerIp.consume(caller.meta.ip) : Promise.resolve(null),
+      limits.credentialsPerIdentifier.consume(identifier.toLowerCase()),
+    ];
+    const waits = (await Promise.all(checks)).filter((w): w is number => w !== null);
+    if (waits.length > 0) throw new AppError('rate_limited', undefined, { retryAfterSeconds: Math.max(...waits) });
+  }
+
   const providerUsers = new WeakMap<Caller, Promise<ProviderUser>>();
 
   async function result(session: AccessTokenResponse | null, user: ProviderUser | null, caller: Caller): Promise<AuthResult> {
@@ -87,6 +99,7 @@ export function createAuthService({ db, provider, mirror, revocations }: AuthDep
     },
 
     async signIn(input: Contact & { password: string }, caller: Caller): Promise<AuthResult> {
+      await throttle(caller, input.email ?? input.phone ?? '');
       const session = await viaProvider(() => provider.token('password', { ...contact(input), password: input.password }, caller.meta));
       await mirror.record(session.user, 'user.signed_in', { requestId: caller.meta.requestId, ip: caller.meta.ip });
       return result(session, session.user, caller);
@@ -107,10 +120,12 @@ export function createAuthService({ db, provider, mirror, revocations }: AuthDep
 
     /** A one-time code (and link) to the address; unknown addresses are signed up when createUser allows. */
     async sendOtp(input: Contact & { createUser?: boolean | null }, caller: Caller): Promise<void> {
+      await throttle(caller, input.email ?? input.phone ?? '');
       await viaProvider(() => provider.sendOtp({ ...contact(input), create_user: input.createUser ?? true }, caller.meta));
     },
 
     async verifyOtp(input: Contact & { token: string; type: string }, caller: Caller): Promise<AuthResult> {
+      await throttle(caller, input.email ?? input.phone ?? '');
       const session = await viaProvider(() => provider.verify({ ...contact(input), token: input.token, type: input.type }, caller.meta));
       await mirror.record(session.user, 'user.signed_in', { requestId: caller.meta.requestId, ip: caller.meta.ip });
       return result(session, session.user, caller);
@@ -118,6 +133,7 @@ export function createAuthService({ db, provider, mirror, revocations }: AuthDep
 
     /** A sign-in link for an existing account; the answer does not say whether the account exists. */
     async sendMagicLink(input: { email: string }, caller: Caller): Promise<void> {
+      await throttle(caller, input.email);
       try {
         await viaProvider(() => provider.sendOtp({ email: input.email, create_user: false }, caller.meta));
       } catch (error) {
@@ -127,6 +143,7 @@ export function createAuthService({ db, provider, mirror, revocations }: AuthDep
 
     /** Answers the same whether or not the address has an account. */
     async requestPasswordRecovery(input: { email: string }, caller: Caller): Promise<void> {
+      await throttle(caller, input.email);
       await viaProvider(() => provider.recover({ email: input.email }, caller.meta));
     },
 
@@ -175,6 +192,7 @@ export function createAuthService({ db, provider, mirror, revocations }: AuthDep
 
     async verifyFactor(input: { factorId: string; challengeId: string; code: string }, caller: Caller): Promise<AuthResult> {
       const { accessToken, viewer } = requireSignedIn(caller);
+      await throttle(caller, `factor:${input.factorId}`);
       const session = await viaProvider(() =>
         provider.verifyFactor(accessToken, input.factorId, { challenge_id: input.challengeId, code: input.code }, caller.meta),
       );

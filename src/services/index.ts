@@ -6,6 +6,7 @@ import type { IdentityProvider } from '../identity/provider.js';
 import { createAccessService } from './access.js';
 import { createAuthService } from './auth.js';
 import { createHealthService } from './health.js';
+import { createRateLimit } from './rate-limits.js';
 import { createUserMirror } from './user-mirror.js';
 import { createRealmService } from './realms.js';
 
@@ -22,8 +23,20 @@ export interface ServiceDeps {
 
 export function createServices({ config, db, events, clock, startedAt, version, provider, revocations }: ServiceDeps) {
   const mirror = createUserMirror({ db: db.prisma, events });
+  const limit = (name: string, points: number) => createRateLimit(db.prisma, { name, points, durationSeconds: 300 });
+  const { rateLimits } = config.auth;
+  const limits = {
+    // /auth/v1, per IP (GoTrue's groups).
+    otp: limit('auth_otp', rateLimits.otpPer5Min),
+    verify: limit('auth_verify', rateLimits.verifyPer5Min),
+    token: limit('auth_token', rateLimits.tokenPer5Min),
+    // GraphQL credential operations, per IP and per email/phone/factor.
+    credentialsPerIp: limit('gql_credentials_ip', rateLimits.credentialsPerIpPer5Min),
+    credentialsPerIdentifier: limit('gql_credentials_id', rateLimits.credentialsPerIdentifierPer5Min),
+  };
   return {
-    auth: createAuthService({ db: db.prisma, provider, mirror, revocations }),
+    limits,
+    auth: createAuthService({ db: db.prisma, provider, mirror, revocations, limits }),
     access: createAccessService({ db: db.prisma }),
     mirror,
     realms: createRealmService({ db: db.prisma, events, defaultRealm: config.defaultRealm }),

@@ -59,6 +59,8 @@ export async function startTestApp(options: { env?: Record<string, string>; data
     AUTH_RATE_LIMIT_VERIFY: '0',
     AUTH_RATE_LIMIT_TOKEN: '0',
     AUTH_MAX_FREQUENCY: '0',
+    AUTH_RATE_LIMIT_CREDENTIALS_PER_IP: '0',
+    AUTH_RATE_LIMIT_CREDENTIALS_PER_IDENTIFIER: '0',
     ...options.env,
   });
   const { logs, stream } = captureLogs();
