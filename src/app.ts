@@ -12,6 +12,7 @@ import { createHttpServer } from './server/http.js';
 import { attachGraphqlWs } from './server/ws.js';
 import { createYogaServer } from './server/yoga.js';
 import { createServices } from './services/index.js';
+import { createTenantClaims } from './services/tenant-claims.js';
 import { createEmbeddedEngine } from './identity/embedded/engine.js';
 import { createDevNotifier, createSmtpNotifier, type Notifier } from './identity/notifier.js';
 import { authRoutes } from './server/auth-routes.js';
@@ -44,9 +45,18 @@ export async function buildApp(config: Config, options: AppOptions = {}) {
   const notifier =
     options.notifier ??
     (config.auth.notifier.kind === 'smtp' ? createSmtpNotifier(config.auth.notifier) : createDevNotifier(db.prisma, print));
-  const engine = createEmbeddedEngine({ db: db.prisma, auth: config.auth, notifier, clock, version, print });
+  const tenantClaims = createTenantClaims({ db: db.prisma });
+  const engine = createEmbeddedEngine({
+    db: db.prisma,
+    auth: config.auth,
+    notifier,
+    clock,
+    version,
+    print,
+    claimsExtension: (session) => tenantClaims.claimsFor(session),
+  });
   const revocations = createRevocationList({ db: db.prisma, clock });
-  const services = createServices({ config, db, events, clock, startedAt, version, provider: engine.provider, revocations });
+  const services = createServices({ config, db, events, clock, startedAt, version, provider: engine.provider, revocations, tenantClaims });
   const resolveViewer = createViewerResolver({
     verifier: createTokenVerifier({
       issuer: config.auth.jwt.issuer,

@@ -28,6 +28,7 @@ export function createViewerResolver({ verifier, revocations }: { verifier: Toke
       mfaAt: claims.mfa_at ? new Date(claims.mfa_at * 1000) : null,
       realmId: null,
       tenantId: claims.tenant_id ?? null,
+      tenantRole: claims.tenant_role ?? null,
       permissions: [],
       realmAdmin: false,
       serviceRole: claims.role === 'service_role',

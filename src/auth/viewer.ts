@@ -8,7 +8,9 @@ export interface Viewer {
   aal: 'aal1' | 'aal2';
   mfaAt: Date | null;
   realmId: string | null;
+  /** The active tenant (tenant_id claim) and the viewer's role there (tenant_role). */
   tenantId: string | null;
+  tenantRole: string | null;
   /** Permissions in the active tenant. */
   permissions: readonly string[];
   realmAdmin: boolean;

@@ -64,6 +64,7 @@ const SignInWithIdTokenInput = builder.inputType('SignInWithIdTokenInput', {
     provider: t.string({ required: true, description: 'A configured issuer name (AUTH_OIDC_ISSUERS).' }),
     token: t.string({ required: true }),
     nonce: t.string({ required: false, description: 'The raw nonce whose sha256 the id_token carries.' }),
+    tenantId: t.id({ required: false }),
   }),
 });
 const EnrollFactorInput = builder.inputType('EnrollFactorInput', {
@@ -125,7 +126,8 @@ builder.mutationFields((t) => ({
     type: AuthPayload,
     description: 'Exchanges an id_token from a configured OIDC issuer (Authentik, say) for an idgraph session.',
     args: { input: t.arg({ type: SignInWithIdTokenInput, required: true }) },
-    resolve: (_r, { input }, ctx) => ctx.services.auth.signInWithIdToken(input, ctx.caller),
+    resolve: (_r, { input }, ctx) =>
+      ctx.services.auth.signInWithIdToken({ ...input, tenantId: input.tenantId ? String(input.tenantId) : null }, ctx.caller),
   }),
   sendOtp: t.field({
     type: AcceptedPayload,

@@ -78,11 +78,22 @@ const SignInInput = builder.inputType('SignInInput', {
     email: t.string({ required: false }),
     phone: t.string({ required: false }),
     password: t.string({ required: true }),
+    tenantId: t.id({ required: false, description: 'Act in this tenant (tenant_invalid unless a member).' }),
   }),
 });
 
 const RefreshSessionInput = builder.inputType('RefreshSessionInput', {
-  fields: (t) => ({ refreshToken: t.string({ required: true }) }),
+  fields: (t) => ({
+    refreshToken: t.string({ required: true }),
+    tenantId: t.id({ required: false, description: 'Switch the session to this tenant.' }),
+  }),
+});
+
+const SwitchTenantInput = builder.inputType('SwitchTenantInput', {
+  fields: (t) => ({
+    tenantId: t.id({ required: true }),
+    refreshToken: t.string({ required: true, description: 'The session’s refresh token: the new tokens are minted from it.' }),
+  }),
 });
 
 const SignOutInput = builder.inputType('SignOutInput', {
@@ -103,12 +114,21 @@ builder.mutationFields((t) => ({
   signIn: t.field({
     type: AuthPayload,
     args: { input: t.arg({ type: SignInInput, required: true }) },
-    resolve: (_root, { input }, ctx) => ctx.services.auth.signIn(input, ctx.caller),
+    resolve: (_root, { input }, ctx) => ctx.services.auth.signIn({ ...input, tenantId: input.tenantId ? String(input.tenantId) : null }, ctx.caller),
+  }),
+  switchTenant: t.field({
+    type: AuthPayload,
+    authScopes: { authenticated: true },
+    description: 'New tokens whose tenant_id / tenant_role name another tenant the viewer belongs to.',
+    args: { input: t.arg({ type: SwitchTenantInput, required: true }) },
+    resolve: (_root, { input }, ctx) =>
+      ctx.services.auth.switchTenant({ tenantId: String(input.tenantId), refreshToken: input.refreshToken }, ctx.caller),
   }),
   refreshSession: t.field({
     type: AuthPayload,
     args: { input: t.arg({ type: RefreshSessionInput, required: true }) },
-    resolve: (_root, { input }, ctx) => ctx.services.auth.refreshSession(input, ctx.caller),
+    resolve: (_root, { input }, ctx) =>
+      ctx.services.auth.refreshSession({ ...input, tenantId: input.tenantId ? String(input.tenantId) : null }, ctx.caller),
   }),
   signOut: t.field({
     type: SignOutPayload,

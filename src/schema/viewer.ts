@@ -19,6 +19,16 @@ const ViewerRef = builder.objectRef<NonNullable<import('../auth/viewer.js').View
       nullable: true,
       resolve: (query, viewer, _args, ctx) => ctx.prisma.user.findUnique({ ...query, where: { id: viewer.userId } }),
     }),
+    activeTenant: t.prismaField({
+      type: 'Tenant',
+      nullable: true,
+      description: 'The tenant the access token acts in (tenant_id), while the viewer is still a member.',
+      resolve: (query, viewer, _args, ctx) =>
+        viewer.tenantId
+          ? ctx.prisma.tenant.findFirst({ ...query, where: { id: viewer.tenantId, deletedAt: null, memberships: { some: { userId: viewer.userId } } } })
+          : null,
+    }),
+    role: t.exposeString('tenantRole', { nullable: true, description: 'The viewer’s role in the active tenant (tenant_role).' }),
     memberships: t.prismaField({
       type: ['Membership'],
       description: 'The tenants the viewer belongs to, with their role in each.',

@@ -6,6 +6,7 @@ import type { IdentityProvider, LogoutScope } from '../identity/provider.js';
 import type { AccessTokenResponse, Factor, RequestMeta, User as ProviderUser } from '../identity/types.js';
 import { viaProvider } from './provider-errors.js';
 import type { RateLimit } from './rate-limits.js';
+import type { TenantClaims } from './tenant-claims.js';
 import type { UserMirror } from './user-mirror.js';
 
 export interface AuthDeps {
@@ -14,6 +15,7 @@ export interface AuthDeps {
   mirror: UserMirror;
   revocations: RevocationList;
   limits: { credentialsPerIp: RateLimit; credentialsPerIdentifier: RateLimit };
+  tenantClaims: TenantClaims;
 }
 
 /** Who is asking, as the transport saw it. */
@@ -42,7 +44,23 @@ function contact(input: Contact) {
   return email ? { email } : { phone: phone as string };
 }
 
-export function createAuthService({ db, provider, mirror, revocations, limits }: AuthDeps) {
+export function createAuthService({ db, provider, mirror, revocations, limits, tenantClaims }: AuthDeps) {
+  const sessionIdOf = (session: AccessTokenResponse) =>
+    (JSON.parse(Buffer.from(session.access_token.split('.')[1] ?? '', 'base64url').toString()) as { session_id?: string }).session_id ?? '';
+
+  /** Chooses the session's tenant and re-mints its tokens so they carry tenant_id / tenant_role. */
+  async function withTenant(session: AccessTokenResponse, tenantId: string | null | undefined, caller: Caller): Promise<AccessTokenResponse> {
+    if (!tenantId) return session;
+    try {
+      await tenantClaims.choose({ userId: session.user.id, sessionId: sessionIdOf(session), tenantId });
+    } catch (error) {
+      // The provider opened a session for a tenant the user may not act in: close it again.
+      await viaProvider(() => provider.logout(session.access_token, 'local')).catch(() => {});
+      throw error;
+    }
+    return viaProvider(() => provider.token('refresh_token', { refresh_token: session.refresh_token }, caller.meta));
+  }
+
   /** Credential operations are limited per IP and per identifier, in the database so replicas share the counts. */
   async function throttle(caller: Caller, identifier: string) {
     const checks = [
@@ -98,23 +116,38 @@ export function createAuthService({ db, provider, mirror, revocations, limits }:
       return result(session, user, caller);
     },
 
-    async signIn(input: Contact & { password: string }, caller: Caller): Promise<AuthResult> {
+    async signIn(input: Contact & { password: string; tenantId?: string | null }, caller: Caller): Promise<AuthResult> {
       await throttle(caller, input.email ?? input.phone ?? '');
-      const session = await viaProvider(() => provider.token('password', { ...contact(input), password: input.password }, caller.meta));
-      await mirror.record(session.user, 'user.signed_in', { requestId: caller.meta.requestId, ip: caller.meta.ip });
+      const signedIn = await viaProvider(() => provider.token('password', { ...contact(input), password: input.password }, caller.meta));
+      await mirror.record(signedIn.user, 'user.signed_in', { requestId: caller.meta.requestId, ip: caller.meta.ip });
+      const session = await withTenant(signedIn, input.tenantId, caller);
       return result(session, session.user, caller);
     },
 
-    async refreshSession(input: { refreshToken: string }, caller: Caller): Promise<AuthResult> {
+    async refreshSession(input: { refreshToken: string; tenantId?: string | null }, caller: Caller): Promise<AuthResult> {
+      const refreshed = await viaProvider(() => provider.token('refresh_token', { refresh_token: input.refreshToken }, caller.meta));
+      const session = await withTenant(refreshed, input.tenantId, caller);
+      return result(session, session.user, caller);
+    },
+
+    /** A token for another tenant the viewer belongs to (tenant_invalid otherwise). */
+    async switchTenant(input: { tenantId: string; refreshToken: string }, caller: Caller): Promise<AuthResult> {
+      const { viewer } = requireSignedIn(caller);
+      assertThat(viewer.sessionId, 'tenant_invalid', 'This token has no session to switch.');
+      await tenantClaims.choose({ userId: viewer.userId, sessionId: viewer.sessionId, tenantId: input.tenantId });
       const session = await viaProvider(() => provider.token('refresh_token', { refresh_token: input.refreshToken }, caller.meta));
+      assertThat(sessionIdOf(session) === viewer.sessionId, 'unauthenticated', 'The refresh token belongs to another session.');
+      // The token that asked now names the wrong tenant.
+      await revocations.revoke({ jti: viewer.jti }, viewer.expiresAt);
       return result(session, session.user, caller);
     },
 
-    async signInWithIdToken(input: { provider: string; token: string; nonce?: string | null }, caller: Caller): Promise<AuthResult> {
-      const session = await viaProvider(() =>
+    async signInWithIdToken(input: { provider: string; token: string; nonce?: string | null; tenantId?: string | null }, caller: Caller): Promise<AuthResult> {
+      const signedIn = await viaProvider(() =>
         provider.token('id_token', { provider: input.provider, id_token: input.token, ...(input.nonce ? { nonce: input.nonce } : {}) }, caller.meta),
       );
-      await mirror.record(session.user, 'user.signed_in', { requestId: caller.meta.requestId, ip: caller.meta.ip });
+      await mirror.record(signedIn.user, 'user.signed_in', { requestId: caller.meta.requestId, ip: caller.meta.ip });
+      const session = await withTenant(signedIn, input.tenantId, caller);
       return result(session, session.user, caller);
     },
 

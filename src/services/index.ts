@@ -7,6 +7,7 @@ import { createAccessService } from './access.js';
 import { createAuthService } from './auth.js';
 import { createHealthService } from './health.js';
 import { createRateLimit } from './rate-limits.js';
+import type { TenantClaims } from './tenant-claims.js';
 import { createUserMirror } from './user-mirror.js';
 import { createRealmService } from './realms.js';
 
@@ -19,9 +20,10 @@ export interface ServiceDeps {
   version: string;
   provider: IdentityProvider;
   revocations: RevocationList;
+  tenantClaims: TenantClaims;
 }
 
-export function createServices({ config, db, events, clock, startedAt, version, provider, revocations }: ServiceDeps) {
+export function createServices({ config, db, events, clock, startedAt, version, provider, revocations, tenantClaims }: ServiceDeps) {
   const mirror = createUserMirror({ db: db.prisma, events });
   const limit = (name: string, points: number) => createRateLimit(db.prisma, { name, points, durationSeconds: 300 });
   const { rateLimits } = config.auth;
@@ -36,7 +38,7 @@ export function createServices({ config, db, events, clock, startedAt, version, 
   };
   return {
     limits,
-    auth: createAuthService({ db: db.prisma, provider, mirror, revocations, limits }),
+    auth: createAuthService({ db: db.prisma, provider, mirror, revocations, limits, tenantClaims }),
     access: createAccessService({ db: db.prisma }),
     mirror,
     realms: createRealmService({ db: db.prisma, events, defaultRealm: config.defaultRealm }),

@@ -51,6 +51,7 @@ const viewer = (overrides: Partial<Viewer> = {}): Viewer => ({
   mfaAt: null,
   realmId: null,
   tenantId: null,
+  tenantRole: null,
   permissions: [],
   realmAdmin: false,
   serviceRole: false,
