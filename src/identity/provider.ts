@@ -5,6 +5,15 @@ export type { AccessTokenClaims, AccessTokenResponse, Factor, RequestMeta, Setti
 export type { ProviderError };
 
 export type Body = Record<string, unknown>;
+
+export interface SessionInfo {
+  id: string;
+  aal: 'aal1' | 'aal2';
+  createdAt: Date;
+  refreshedAt: Date | null;
+  ip: string | null;
+  userAgent: string | null;
+}
 export type LogoutScope = 'global' | 'local' | 'others';
 
 /**
@@ -32,6 +41,9 @@ export interface IdentityProvider {
   updateUser(accessToken: string | null, body: Body, meta: RequestMeta, redirectTo?: string): Promise<User>;
   reauthenticate(accessToken: string | null, meta: RequestMeta): Promise<{ message_id?: string }>;
   unlinkIdentity(accessToken: string | null, identityId: string): Promise<Record<string, never>>;
+  /** The caller's sessions (newest first), and ending one of them by id. */
+  listSessions(accessToken: string | null): Promise<SessionInfo[]>;
+  revokeSession(accessToken: string | null, sessionId: string): Promise<void>;
 
   enrollFactor(accessToken: string | null, body: Body): Promise<Record<string, unknown>>;
   challengeFactor(accessToken: string | null, factorId: string, body: Body, meta: RequestMeta): Promise<{ id: string; type: string; expires_at: number }>;

@@ -79,6 +79,14 @@ const VerifyFactorInput = builder.inputType('VerifyFactorInput', {
   fields: (t) => ({ factorId: t.id({ required: true }), challengeId: t.id({ required: true }), code: t.string({ required: true }) }),
 });
 const IdentityInput = builder.inputType('IdentityInput', { fields: (t) => ({ identityId: t.id({ required: true }) }) });
+const SessionInput = builder.inputType('SessionInput', { fields: (t) => ({ sessionId: t.id({ required: true }) }) });
+const LinkIdentityInput = builder.inputType('LinkIdentityInput', {
+  fields: (t) => ({
+    provider: t.string({ required: true, description: 'A configured issuer name (AUTH_OIDC_ISSUERS).' }),
+    token: t.string({ required: true, description: 'An id_token for the identity to add.' }),
+    nonce: t.string({ required: false }),
+  }),
+});
 
 const TotpEnrollment = builder.objectRef<{ qr_code: string; secret: string; uri: string }>('TotpEnrollment').implement({
   fields: (t) => ({ qrCode: t.exposeString('qr_code'), secret: t.exposeString('secret'), uri: t.exposeString('uri') }),
@@ -191,6 +199,18 @@ builder.mutationFields((t) => ({
     authScopes: signedIn,
     args: { input: t.arg({ type: FactorInput, required: true }) },
     resolve: async (_r, { input }, ctx) => (await ctx.services.auth.unenrollFactor({ factorId: String(input.factorId) }, ctx.caller), accepted),
+  }),
+  linkIdentity: t.field({
+    type: UpdateViewerPayload,
+    authScopes: signedIn,
+    args: { input: t.arg({ type: LinkIdentityInput, required: true }) },
+    resolve: (_r, { input }, ctx) => ctx.services.auth.linkIdentity(input, ctx.caller),
+  }),
+  revokeSession: t.field({
+    type: AcceptedPayload,
+    authScopes: signedIn,
+    args: { input: t.arg({ type: SessionInput, required: true }) },
+    resolve: async (_r, { input }, ctx) => (await ctx.services.auth.revokeSession({ sessionId: String(input.sessionId) }, ctx.caller), accepted),
   }),
   unlinkIdentity: t.field({
     type: AcceptedPayload,

@@ -5,6 +5,7 @@ import './auth-flows.js';
 import './health.js';
 import './realm.js';
 import './role.js';
+import './session.js';
 import './tenant.js';
 import './user.js';
 import './viewer.js';

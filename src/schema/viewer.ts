@@ -1,6 +1,7 @@
 import { MfaFactorRef } from './auth.js';
 import { builder } from './builder.js';
 import { IdentityRef } from './identity.js';
+import { SessionRef } from './session.js';
 
 const AuthenticatorAssuranceLevel = builder.enumType('AuthenticatorAssuranceLevel', {
   values: { AAL1: { value: 'aal1' }, AAL2: { value: 'aal2' } } as const,
@@ -34,6 +35,10 @@ const ViewerRef = builder.objectRef<NonNullable<import('../auth/viewer.js').View
       description: 'The tenants the viewer belongs to, with their role in each.',
       resolve: (query, viewer, _args, ctx) =>
         ctx.prisma.membership.findMany({ ...query, where: { userId: viewer.userId, tenant: { deletedAt: null } }, orderBy: { createdAt: 'asc' } }),
+    }),
+    sessions: t.field({
+      type: [SessionRef],
+      resolve: (_viewer, _args, ctx) => ctx.services.auth.sessions(ctx.caller),
     }),
     factors: t.field({
       type: [MfaFactorRef],

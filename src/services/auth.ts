@@ -16,6 +16,9 @@ export interface AuthDeps {
   revocations: RevocationList;
   limits: { credentialsPerIp: RateLimit; credentialsPerIdentifier: RateLimit };
   tenantClaims: TenantClaims;
+  /** How long access tokens live: a revoked session is denied for that long. */
+  accessTokenTtlSeconds: number;
+  clock: () => number;
 }
 
 /** Who is asking, as the transport saw it. */
@@ -44,7 +47,7 @@ function contact(input: Contact) {
   return email ? { email } : { phone: phone as string };
 }
 
-export function createAuthService({ db, provider, mirror, revocations, limits, tenantClaims }: AuthDeps) {
+export function createAuthService({ db, provider, mirror, revocations, limits, tenantClaims, accessTokenTtlSeconds, clock }: AuthDeps) {
   const sessionIdOf = (session: AccessTokenResponse) =>
     (JSON.parse(Buffer.from(session.access_token.split('.')[1] ?? '', 'base64url').toString()) as { session_id?: string }).session_id ?? '';
 
@@ -237,6 +240,34 @@ export function createAuthService({ db, provider, mirror, revocations, limits, t
     async unenrollFactor(input: { factorId: string }, caller: Caller): Promise<void> {
       const { accessToken } = requireSignedIn(caller);
       await viaProvider(() => provider.unenrollFactor(accessToken, input.factorId));
+    },
+
+    async sessions(caller: Caller) {
+      const { accessToken } = requireSignedIn(caller);
+      return viaProvider(() => provider.listSessions(accessToken));
+    },
+
+    /** Ends one of the viewer's sessions; its access tokens are denied until they would expire. */
+    async revokeSession(input: { sessionId: string }, caller: Caller): Promise<void> {
+      const { accessToken } = requireSignedIn(caller);
+      assertThat(/^[0-9a-f-]{36}$/i.test(input.sessionId), 'not_found');
+      await viaProvider(() => provider.revokeSession(accessToken, input.sessionId));
+      // Its tokens were all issued by now, so none outlives now + their lifetime.
+      await revocations.revoke({ sessionId: input.sessionId }, new Date(clock() + accessTokenTtlSeconds * 1000));
+    },
+
+    /** Adds an external issuer's identity (an id_token) to the viewer. */
+    async linkIdentity(input: { provider: string; token: string; nonce?: string | null }, caller: Caller): Promise<ProviderUser> {
+      const { accessToken } = requireSignedIn(caller);
+      const session = await viaProvider(() =>
+        provider.token(
+          'id_token',
+          { provider: input.provider, id_token: input.token, link_identity: true, ...(input.nonce ? { nonce: input.nonce } : {}) },
+          caller.meta,
+          accessToken,
+        ),
+      );
+      return session.user;
     },
 
     async unlinkIdentity(input: { identityId: string }, caller: Caller): Promise<void> {

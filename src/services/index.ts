@@ -38,7 +38,16 @@ export function createServices({ config, db, events, clock, startedAt, version, 
   };
   return {
     limits,
-    auth: createAuthService({ db: db.prisma, provider, mirror, revocations, limits, tenantClaims }),
+    auth: createAuthService({
+      db: db.prisma,
+      provider,
+      mirror,
+      revocations,
+      limits,
+      tenantClaims,
+      accessTokenTtlSeconds: config.auth.jwt.exp,
+      clock,
+    }),
     access: createAccessService({ db: db.prisma }),
     mirror,
     realms: createRealmService({ db: db.prisma, events, defaultRealm: config.defaultRealm }),

@@ -44,6 +44,8 @@ const byUpstream: Record<string, ErrorCode> = {
 export function fromProviderError(error: unknown): unknown {
   if (!(error instanceof ProviderError)) return error;
   let code: ErrorCode = byUpstream[error.errorCode] ?? (error.status >= 500 ? 'upstream_unavailable' : 'bad_request');
+  // session_not_found is the caller's own dead session (403), or a session id they asked about (404).
+  if (error.errorCode === 'session_not_found' && error.status === 404) code = 'not_found';
   // id_token failures come back OAuth-style; they are about the external token.
   if (error.extra.oauth && error.errorCode === 'validation_failed' && error.extra.oauth !== 'invalid_request') code = 'provider_token_invalid';
   const extensions: Record<string, unknown> = { upstreamCode: error.errorCode };

@@ -167,3 +167,40 @@ describe('GraphQL: external identities', () => {
     expect(res.body.errors?.[0]?.extensions).toMatchObject({ code: 'conflict', upstreamCode: 'single_identity_not_deletable' });
   });
 });
+
+describe('GraphQL: sessions and linked identities', () => {
+  it('viewer.sessions lists the sessions; revokeSession ends another one and denies its token', async () => {
+    const { SignInDocument, ViewerSessionsDocument, RevokeSessionDocument } = await import('../generated/graphql.js');
+    const { token, email } = await signedUp();
+    const other = (await t.execute(SignInDocument, { input: { email, password: 'correct-horse-1' } })).body.data!.signIn.session!.accessToken;
+    const { body } = await t.execute(ViewerSessionsDocument, {}, bearer(token));
+    const sessions = body.data!.viewer!.sessions;
+    expect(sessions).toHaveLength(2);
+    expect(sessions.filter((s) => s.current)).toHaveLength(1);
+    const otherId = sessions.find((s) => !s.current)!.id;
+    expect((await t.execute(RevokeSessionDocument, { input: { sessionId: otherId } }, bearer(token))).body.data?.revokeSession).toEqual({ accepted: true });
+    expect((await t.execute(ViewerDocument, {}, bearer(other))).body.errors?.[0]?.extensions?.code).toBe('token_revoked');
+    expect((await t.execute(ViewerDocument, {}, bearer(token))).body.data?.viewer).not.toBeNull();
+  });
+
+  it('revokeSession of someone else’s session is not_found, and anonymous is unauthenticated', async () => {
+    const { RevokeSessionDocument, ViewerSessionsDocument } = await import('../generated/graphql.js');
+    const a = await signedUp();
+    const b = await signedUp();
+    const bSession = (await t.execute(ViewerSessionsDocument, {}, bearer(b.token))).body.data!.viewer!.sessions[0]!.id;
+    const refused = await t.execute(RevokeSessionDocument, { input: { sessionId: bSession } }, bearer(a.token));
+    expect(refused.body.errors?.[0]?.extensions?.code).toBe('not_found');
+    expect((await t.execute(ViewerDocument, {}, bearer(b.token))).body.data?.viewer).not.toBeNull();
+    expect((await t.execute(RevokeSessionDocument, { input: { sessionId: bSession } })).body.errors?.[0]?.extensions?.code).toBe('unauthenticated');
+  });
+
+  it('linkIdentity adds an Authentik identity to the viewer', async () => {
+    const { LinkIdentityDocument } = await import('../generated/graphql.js');
+    const { token, userId } = await signedUp();
+    const idToken = await idp.idToken({ sub: `link-${userId}`, email: uniqueEmail('linked') });
+    const { body } = await t.execute(LinkIdentityDocument, { input: { provider: 'authentik', token: idToken } }, bearer(token));
+    expect(body.data?.linkIdentity.user?.id).toBe(userId);
+    const identities = (await t.execute(ViewerDetailsDocument, {}, bearer(token))).body.data!.viewer!.identities.map((i) => i.provider).sort();
+    expect(identities).toEqual(['authentik', 'email']);
+  });
+});

@@ -120,6 +120,24 @@ export function createEmbeddedEngine({ db, auth, notifier, clock, version, print
       return {};
     },
 
+    async listSessions(accessToken) {
+      const { user } = await authenticate(accessToken);
+      const rows = await db.authSession.findMany({ where: { userId: user.id }, orderBy: { createdAt: 'desc' } });
+      return rows.map((r) => ({
+        id: r.id,
+        aal: r.aal === 'aal2' ? ('aal2' as const) : ('aal1' as const),
+        createdAt: r.createdAt,
+        refreshedAt: r.refreshedAt,
+        ip: r.ip,
+        userAgent: r.userAgent,
+      }));
+    },
+    async revokeSession(accessToken, sessionId) {
+      const { user } = await authenticate(accessToken);
+      const { count } = await db.authSession.deleteMany({ where: { id: sessionId, userId: user.id } });
+      if (count === 0) throw new ProviderError(404, 'session_not_found', 'Session not found');
+    },
+
     async enrollFactor(accessToken, body) {
       return mfa.enroll(await authenticate(accessToken), body);
     },
