@@ -2,6 +2,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { SignInDocument, SignUpDocument } from '../generated/graphql.js';
 import { startTestApp, type TestApp } from '../helpers/app.js';
 import { uniqueEmail } from '../helpers/auth.js';
+import { testDatabaseKind } from '../helpers/database.js';
 
 let t: TestApp;
 beforeAll(async () => {
@@ -41,5 +42,21 @@ describe('rate limits on GraphQL credential operations', () => {
     }
     expect(codes.slice(0, 6)).toEqual(Array(6).fill('invalid_credentials'));
     expect(codes.slice(6)).toEqual(['rate_limited', 'rate_limited']);
+  });
+
+  it.runIf(testDatabaseKind === 'postgres')('replicas on one database share the counts', async () => {
+    const replica = await startTestApp({
+      database: { url: t.database.url, drop: async () => {} },
+      env: { AUTH_RATE_LIMIT_CREDENTIALS_PER_IDENTIFIER: '3', AUTH_RATE_LIMIT_CREDENTIALS_PER_IP: '6' },
+    });
+    try {
+      const email = uniqueEmail('shared');
+      const attempt = (app: TestApp) => app.execute(SignInDocument, { input: { email, password: 'wrong-password' } });
+      const codes = [];
+      for (const app of [t, replica, t, replica]) codes.push((await attempt(app)).body.errors?.[0]?.extensions?.code);
+      expect(codes).toEqual(['invalid_credentials', 'invalid_credentials', 'invalid_credentials', 'rate_limited']);
+    } finally {
+      await replica.close();
+    }
   });
 });
