@@ -54,9 +54,20 @@ function classify(error: unknown): AppError {
  * audience and a clock-skew leeway. Every failure is one taxonomy code.
  */
 export function createTokenVerifier(options: TokenVerifierOptions) {
+  // Local keys: jose imports a key set once; a new set (after a rotation) is imported once again.
+  const localSets = new WeakMap<JSONWebKeySet, JWTVerifyGetKey>();
+  const localKey = (jwks: () => JSONWebKeySet): JWTVerifyGetKey => (header, token) => {
+    const set = jwks();
+    let getter = localSets.get(set);
+    if (!getter) {
+      getter = createLocalJWKSet(set);
+      localSets.set(set, getter);
+    }
+    return getter(header, token);
+  };
   const getKey: JWTVerifyGetKey =
     options.keys.kind === 'local'
-      ? (header, token) => createLocalJWKSet((options.keys as { jwks: () => JSONWebKeySet }).jwks())(header, token)
+      ? localKey(options.keys.jwks)
       : createRemoteJWKSet(new URL(options.keys.url), {
           cacheMaxAge: options.keys.cacheMaxAgeMs ?? 600_000,
           cooldownDuration: options.keys.cooldownMs ?? 30_000,

@@ -20,6 +20,8 @@ interface LoadedKey {
 export function createKeyStore({ db, box }: { db: PrismaClient; box: SecretBox }) {
   let keys: LoadedKey[] = [];
   let loadedAt = 0;
+  // One object per key set: verifiers cache their imported keys by its identity.
+  let publicSet: { keys: JWK[] } = { keys: [] };
 
   async function load() {
     const rows = await db.authSigningKey.findMany({ where: { status: { in: ['active', 'previous'] } }, orderBy: { createdAt: 'desc' } });
@@ -33,6 +35,7 @@ export function createKeyStore({ db, box }: { db: PrismaClient; box: SecretBox }
       })),
     );
     loadedAt = Date.now();
+    publicSet = { keys: keys.map((k) => k.publicJwk) };
   }
 
   async function createKey(status: 'active') {
@@ -71,8 +74,9 @@ export function createKeyStore({ db, box }: { db: PrismaClient; box: SecretBox }
       return key.kid;
     },
 
+    /** The public keys; the same object until the keys change. */
     jwks(): { keys: JWK[] } {
-      return { keys: keys.map((k) => k.publicJwk) };
+      return publicSet;
     },
 
     async sign(claims: JWTPayload): Promise<string> {

@@ -1,0 +1,108 @@
+import autocannon from 'autocannon';
+import pg from 'pg';
+import { fmt, idgraphEnv, machine, redactUrl, startProcess, writeSection } from './lib.js';
+
+// Authenticated `viewer { user memberships { tenant role } }` under autocannon
+// (50 connections), against a bare node:http + jose + pg reference doing the
+// same verification and SQL in the same run. Needs PostgreSQL (both servers
+// share the database): BENCH_DATABASE_URL, else TEST_DATABASE_URL.
+
+const duration = Number(process.env.BENCH_DURATION ?? 10);
+const connections = Number(process.env.BENCH_CONNECTIONS ?? 50);
+const adminUrl = process.env.BENCH_DATABASE_URL ?? process.env.TEST_DATABASE_URL;
+const tenants = 5;
+const query = '{ viewer { user { id email } memberships { tenant { id displayName } role { name permissions } } } }';
+
+async function main() {
+  if (!adminUrl) throw new Error('bench/viewer.ts needs PostgreSQL: set BENCH_DATABASE_URL or TEST_DATABASE_URL');
+  const name = `idgraph_bench_${Date.now()}`;
+  const admin = new pg.Client({ connectionString: adminUrl });
+  await admin.connect();
+  await admin.query(`CREATE DATABASE ${name}`);
+  const url = new URL(adminUrl);
+  url.pathname = `/${name}`;
+  const databaseUrl = url.toString();
+  const server = await startProcess(['src/main.ts'], idgraphEnv(databaseUrl));
+  try {
+    const anon = /anon key:\s+(\S+)/.exec(server.output())![1]!;
+    const base = `http://127.0.0.1:${server.port}`;
+    const signUp = await fetch(`${base}/graphql`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json', apikey: anon },
+      body: JSON.stringify({ query: 'mutation { signUp(input: { email: "bench@example.com", password: "correct-horse-1" }) { user { id } } }' }),
+    });
+    const userId = ((await signUp.json()) as { data: { signUp: { user: { id: string } } } }).data.signUp.user.id;
+    const db = new pg.Client({ connectionString: databaseUrl });
+    await db.connect();
+    const { rows: roles } = await db.query(`SELECT id FROM roles WHERE name = 'member'`);
+    for (let i = 0; i < tenants; i++) {
+      const { rows } = await db.query(
+        `INSERT INTO tenants (id, realm_id, slug, display_name, updated_at) SELECT gen_random_uuid(), id, $1, $2, now() FROM realms LIMIT 1 RETURNING id`,
+        [`bench-${i}`, `Bench tenant ${i}`],
+      );
+      await db.query(`INSERT INTO memberships (id, user_id, tenant_id, role_id, updated_at) VALUES (gen_random_uuid(), $1, $2, $3, now())`, [
+        userId,
+        rows[0].id,
+        roles[0].id,
+      ]);
+    }
+    await db.end();
+    const signIn = await fetch(`${base}/graphql`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ query: 'mutation { signIn(input: { email: "bench@example.com", password: "correct-horse-1" }) { session { accessToken } } }' }),
+    });
+    const token = ((await signIn.json()) as { data: { signIn: { session: { accessToken: string } } } }).data.signIn.session.accessToken;
+    const headers = { 'content-type': 'application/json', authorization: `Bearer ${token}` };
+    const body = JSON.stringify({ query });
+    const expected = await (await fetch(`${base}/graphql`, { method: 'POST', headers, body })).text();
+
+    const bare = await startProcess(['bench/bare-viewer.ts'], {
+      DATABASE_URL: databaseUrl,
+      JWKS_URL: `${base}/auth/v1/.well-known/jwks.json`,
+      ISSUER: String((JSON.parse(Buffer.from(token.split('.')[1]!, 'base64url').toString()) as { iss: string }).iss),
+      AUDIENCE: 'authenticated',
+    });
+    const run = (target: string) => autocannon({ url: target, method: 'POST', headers, body, connections, duration });
+    let idgraph: Awaited<ReturnType<typeof run>>;
+    let reference: Awaited<ReturnType<typeof run>>;
+    try {
+      const bareAnswer = await (await fetch(`http://127.0.0.1:${bare.port}/graphql`, { method: 'POST', headers, body })).text();
+      if (bareAnswer !== expected) throw new Error(`the reference answers differently:\n${bareAnswer}\n${expected}`);
+      await run(`${base}/graphql`);
+      idgraph = await run(`${base}/graphql`);
+      reference = await run(`http://127.0.0.1:${bare.port}/graphql`);
+    } finally {
+      await bare.stop();
+    }
+
+    const lines = [
+      '## Authenticated viewer query',
+      '',
+      'Run with `npm run bench:viewer` (needs PostgreSQL: `BENCH_DATABASE_URL` or `TEST_DATABASE_URL`).',
+      `\`${query}\` for a user in ${tenants} tenants, ${connections} connections, ${duration} s, against a bare`,
+      'node:http server doing the same jose verification (remote JWKS, cached) and the same SQL with pg, in the',
+      'same run; both answer byte-identical JSON. Goal: idgraph / bare ≥ 0.6.',
+      '',
+      `Latest run: ${new Date().toISOString()}, ${machine()}, database ${redactUrl(databaseUrl)}.`,
+      '',
+      '| server | req/s | p50 ms | p99 ms | non-2xx |',
+      '|---|---|---|---|---|',
+      `| bare reference | ${fmt(reference.requests.average)} | ${reference.latency.p50} | ${reference.latency.p99} | ${reference.non2xx} |`,
+      `| idgraph | ${fmt(idgraph.requests.average)} | ${idgraph.latency.p50} | ${idgraph.latency.p99} | ${idgraph.non2xx} |`,
+      '',
+      `idgraph / bare: **${(idgraph.requests.average / reference.requests.average).toFixed(2)}**`,
+    ];
+    writeSection('viewer', lines.join('\n'));
+    console.log(lines.join('\n'));
+  } finally {
+    await server.stop();
+    await admin.query(`DROP DATABASE IF EXISTS ${name} WITH (FORCE)`);
+    await admin.end();
+  }
+}
+
+main().catch((error: unknown) => {
+  console.error(error);
+  process.exit(1);
+});
