@@ -2,6 +2,7 @@ import { printSubgraphSchema } from '@apollo/subgraph';
 import { builder } from './builder.js';
 import './auth.js';
 import './auth-flows.js';
+import './auth-settings.js';
 import './health.js';
 import './realm.js';
 import './role.js';

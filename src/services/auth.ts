@@ -203,6 +203,9 @@ export function createAuthService({ db, provider, mirror, revocations, limits, t
       return user;
     },
 
+    /** What the provider offers: sign-up, confirmation, external issuers, MFA. Public. */
+    settings: () => viaProvider(() => provider.settings()),
+
     /** The viewer's provider record (factors and identities live there), fetched once per request. */
     providerUser(caller: Caller): Promise<ProviderUser> {
       let pending = providerUsers.get(caller);

@@ -107,3 +107,16 @@ describe('GraphQL authentication: signUp, signIn, refreshSession, signOut', () =
     expect(body.errors.map((e) => [e.path, e.extensions.code])).toEqual([[['_entities', 0, 'email'], 'forbidden']]);
   });
 });
+
+describe('authSettings', () => {
+  it('describes the provider to anonymous callers', async () => {
+    const res = await t.app.yoga.fetch('http://localhost/graphql', {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ query: '{ authSettings { disableSignup emailAutoconfirm phoneAutoconfirm mfaEnabled providers } }' }),
+    });
+    expect(await res.json()).toEqual({
+      data: { authSettings: { disableSignup: false, emailAutoconfirm: true, phoneAutoconfirm: true, mfaEnabled: true, providers: ['email', 'phone'] } },
+    });
+  });
+});
