@@ -48,8 +48,10 @@ function contact(input: Contact) {
 }
 
 export function createAuthService({ db, provider, mirror, revocations, limits, tenantClaims, accessTokenTtlSeconds, clock }: AuthDeps) {
-  const sessionIdOf = (session: AccessTokenResponse) =>
-    (JSON.parse(Buffer.from(session.access_token.split('.')[1] ?? '', 'base64url').toString()) as { session_id?: string }).session_id ?? '';
+  /** The claims of a token the provider just issued (already trusted: it came from the provider). */
+  const claimsOf = (session: AccessTokenResponse) =>
+    JSON.parse(Buffer.from(session.access_token.split('.')[1] ?? '', 'base64url').toString()) as { session_id?: string; aal?: string };
+  const sessionIdOf = (session: AccessTokenResponse) => claimsOf(session).session_id ?? '';
 
   /** Chooses the session's tenant and re-mints its tokens so they carry tenant_id / tenant_role. */
   async function withTenant(session: AccessTokenResponse, tenantId: string | null | undefined, caller: Caller): Promise<AccessTokenResponse> {
@@ -82,7 +84,7 @@ export function createAuthService({ db, provider, mirror, revocations, limits, t
       caller.signedInUserId = user.id;
     }
     const verified = (user?.factors ?? []).filter((f) => f.status === 'verified');
-    const aal = session ? (JSON.parse(Buffer.from(session.access_token.split('.')[1] ?? '', 'base64url').toString()) as { aal?: string }).aal : null;
+    const aal = session ? claimsOf(session).aal : null;
     const tenants = user
       ? await db.membership.findMany({ where: { userId: user.id, tenant: { deletedAt: null } }, select: { tenantId: true }, orderBy: { createdAt: 'asc' } })
       : [];
