@@ -137,6 +137,11 @@ export async function buildApp(config: Config, options: AppOptions = {}) {
     await engine.init();
     const realm = await services.realms.ensureDefaultRealm();
     if (realm.created) log.info({ realmId: realm.id, slug: config.defaultRealm.slug }, 'default realm created');
+    const admin = await services.realms.ensureBootstrapAdmin({ provider: engine.provider, mirror: services.mirror, email: config.bootstrapAdminEmail });
+    if (admin) {
+      log.info({ email: admin.email }, 'bootstrap realm admin created; its password was printed to the console');
+      print(`\nidgraph created the realm administrator (password shown once; change it after signing in):\n  email:    ${admin.email}\n  password: ${admin.password}\n`);
+    }
   }
 
   let retryTimer: NodeJS.Timeout | undefined;
@@ -162,6 +167,8 @@ export async function buildApp(config: Config, options: AppOptions = {}) {
     services,
     identity: engine,
     revocations,
+    /** The viewer an Authorization header stands for (what every request resolves). */
+    resolveViewer,
     yoga,
     server: http.server,
     isReady: () => notReadyReason === null,

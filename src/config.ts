@@ -31,6 +31,7 @@ const envSchema = z
       .regex(/^[a-z0-9][a-z0-9-]{0,62}$/, 'must be lowercase letters, digits and dashes, at most 63 characters')
       .default('default'),
     DEFAULT_REALM_NAME: z.string().min(1).max(200).default('Default realm'),
+    BOOTSTRAP_ADMIN_EMAIL: z.email('must be an email address').default('admin@idgraph.local'),
     BODY_LIMIT_BYTES: positiveInt.default(1024 * 1024),
     GRAPHQL_MAX_DEPTH: positiveInt.max(100).default(12),
     GRAPHQL_MAX_COST: positiveInt.default(5000),
@@ -151,6 +152,8 @@ export interface Config {
   database: DatabaseConfig;
   migrateOnStart: boolean;
   defaultRealm: { slug: string; displayName: string };
+  /** The first realm admin, created on first start with a one-time password printed to the console. */
+  bootstrapAdminEmail: string;
   http: { bodyLimitBytes: number; shutdownTimeoutMs: number };
   graphql: { maxDepth: number; maxCost: number; maxAliases: number; maxTokens: number; graphiql: boolean };
   auth: AuthConfig;
@@ -262,6 +265,7 @@ export function loadConfig(source: Record<string, string | undefined> = process.
     database: databaseConfig(env),
     migrateOnStart: env.MIGRATE_ON_START,
     defaultRealm: { slug: env.DEFAULT_REALM_SLUG, displayName: env.DEFAULT_REALM_NAME },
+    bootstrapAdminEmail: env.BOOTSTRAP_ADMIN_EMAIL.toLowerCase(),
     http: { bodyLimitBytes: env.BODY_LIMIT_BYTES, shutdownTimeoutMs: env.SHUTDOWN_TIMEOUT_MS },
     graphql: {
       maxDepth: env.GRAPHQL_MAX_DEPTH,

@@ -26,12 +26,10 @@ export function createViewerResolver({ verifier, revocations }: { verifier: Toke
       expiresAt: new Date(claims.exp * 1000),
       aal: claims.aal === 'aal2' ? 'aal2' : 'aal1',
       mfaAt: claims.mfa_at ? new Date(claims.mfa_at * 1000) : null,
-      realmId: null,
       tenantId: claims.tenant_id ?? null,
       tenantRole: claims.tenant_role ?? null,
-      permissions: [],
-      realmAdmin: false,
       serviceRole: claims.role === 'service_role',
+      apiKey: null,
     };
   };
 }

@@ -8,6 +8,10 @@ export interface ScopeContext {
   viewer: Viewer | null;
   now: () => number;
   isTenantMember: (tenantId: string) => Promise<boolean>;
+  /** The viewer's effective permissions in the active tenant (tenant_id), loaded on first use. */
+  activeTenantPermissions: () => Promise<readonly string[]>;
+  /** Whether the viewer administers the realm, loaded on first use. */
+  isRealmAdmin: () => Promise<boolean>;
 }
 
 /** The scope-auth scopes of the schema, evaluated for one request. */
@@ -18,8 +22,8 @@ export function scopesFor(ctx: ScopeContext) {
     aal2: viewer?.aal === 'aal2',
     mfaFresh: (maxAgeSeconds: number) => Boolean(viewer?.mfaAt && ctx.now() - viewer.mfaAt.getTime() <= maxAgeSeconds * 1000),
     tenantMember: (tenantId: string) => (viewer ? ctx.isTenantMember(tenantId) : false),
-    permission: (name: string) => Boolean(viewer?.permissions.includes(name)),
-    realmAdmin: viewer?.realmAdmin ?? false,
+    permission: async (name: string) => (viewer ? (await ctx.activeTenantPermissions()).includes(name) : false),
+    realmAdmin: async () => (viewer ? ctx.isRealmAdmin() : false),
     serviceRole: viewer?.serviceRole ?? false,
   };
 }

@@ -1,5 +1,6 @@
-/** Who is calling. Built per request from a verified access token; null when anonymous. */
+/** Who is calling. Built per request from a verified access token or API key; null when anonymous. */
 export interface Viewer {
+  /** The user acting; for an API key, the key's owner. */
   userId: string;
   sessionId: string | null;
   jti: string | null;
@@ -7,12 +8,13 @@ export interface Viewer {
   expiresAt: Date;
   aal: 'aal1' | 'aal2';
   mfaAt: Date | null;
-  realmId: string | null;
   /** The active tenant (tenant_id claim) and the viewer's role there (tenant_role). */
   tenantId: string | null;
   tenantRole: string | null;
-  /** Permissions in the active tenant. */
-  permissions: readonly string[];
-  realmAdmin: boolean;
   serviceRole: boolean;
+  /**
+   * Set when a machine caller authenticated with an API key (or its platform
+   * token): the key acts only in its tenant, with at most its scopes.
+   */
+  apiKey: { id: string; tenantId: string; scopes: readonly string[] } | null;
 }

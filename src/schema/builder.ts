@@ -39,6 +39,8 @@ export const builder = new SchemaBuilder<{
         viewer: ctx.viewer,
         now: ctx.now,
         isTenantMember: (tenantId) => ctx.services.access.isTenantMember(ctx.viewer, tenantId),
+        activeTenantPermissions: () => ctx.services.access.activeTenantPermissions(ctx.viewer),
+        isRealmAdmin: async () => ctx.services.access.isRealmAdmin(ctx.viewer, await ctx.services.realms.defaultRealmId()),
       }),
     unauthorizedError: (_parent, ctx, _info, result) => authFailureError(ctx.viewer, result.failure),
   },

@@ -2,7 +2,7 @@ import type { Viewer } from '../auth/viewer.js';
 import type { PrismaClient } from '../generated/prisma/client.js';
 import type { Logger } from '../log.js';
 import type { Services } from '../services/index.js';
-import type { Caller } from '../services/auth.js';
+import type { Caller } from '../services/caller.js';
 
 export interface GraphQLContext {
   /** Used by Pothos' prisma plugin for plain relation reads; decisions go through services. */

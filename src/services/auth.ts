@@ -3,11 +3,13 @@ import type { Viewer } from '../auth/viewer.js';
 import { AppError, assertThat } from '../errors.js';
 import type { PrismaClient } from '../generated/prisma/client.js';
 import type { IdentityProvider, LogoutScope } from '../identity/provider.js';
-import type { AccessTokenResponse, Factor, RequestMeta, User as ProviderUser } from '../identity/types.js';
+import type { AccessTokenResponse, Factor, User as ProviderUser } from '../identity/types.js';
+import type { Caller } from './caller.js';
 import { viaProvider } from './provider-errors.js';
 import type { RateLimit } from './rate-limits.js';
 import type { TenantClaims } from './tenant-claims.js';
 import type { UserMirror } from './user-mirror.js';
+import { isUuid } from '../uuid.js';
 
 export interface AuthDeps {
   db: PrismaClient;
@@ -21,14 +23,7 @@ export interface AuthDeps {
   clock: () => number;
 }
 
-/** Who is asking, as the transport saw it. */
-export interface Caller {
-  viewer: Viewer | null;
-  accessToken: string | null;
-  meta: RequestMeta;
-  /** Set when this request proved credentials (sign-up, sign-in, refresh): that user may read their own payload. */
-  signedInUserId?: string;
-}
+export type { Caller } from './caller.js';
 
 export interface AuthResult {
   session: AccessTokenResponse | null;
@@ -255,7 +250,7 @@ export function createAuthService({ db, provider, mirror, revocations, limits, t
     /** Ends one of the viewer's sessions; its access tokens are denied until they would expire. */
     async revokeSession(input: { sessionId: string }, caller: Caller): Promise<void> {
       const { accessToken } = requireSignedIn(caller);
-      assertThat(/^[0-9a-f-]{36}$/i.test(input.sessionId), 'not_found');
+      assertThat(isUuid(input.sessionId), 'not_found');
       await viaProvider(() => provider.revokeSession(accessToken, input.sessionId));
       // Its tokens were all issued by now, so none outlives now + their lifetime.
       await revocations.revoke({ sessionId: input.sessionId }, new Date(clock() + accessTokenTtlSeconds * 1000));

@@ -13,6 +13,9 @@ export const builtinPermissions = [
   'domains:manage',
 ] as const;
 
+/** Members of a realm's base admin tenant whose role grants this administer the realm. */
+export const REALM_ADMIN_PERMISSION = 'tenant:write';
+
 export type BuiltinPermission = (typeof builtinPermissions)[number];
 
 export const systemRoles = [

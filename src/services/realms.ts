@@ -1,7 +1,11 @@
+import { randomBytes } from 'node:crypto';
 import type { Prisma, PrismaClient } from '../generated/prisma/client.js';
 import type { EventStore } from '../events/store.js';
 import { assertThat } from '../errors.js';
+import type { IdentityProvider } from '../identity/provider.js';
+import { ProviderError } from '../identity/errors.js';
 import { systemRoles } from './permissions.js';
+import type { UserMirror } from './user-mirror.js';
 
 export interface RealmServiceDeps {
   db: PrismaClient;
@@ -9,11 +13,16 @@ export interface RealmServiceDeps {
   defaultRealm: { slug: string; displayName: string };
 }
 
+/** The slug of the tenant whose admins administer the realm. */
+export const BASE_ADMIN_TENANT_SLUG = 'admin';
+
 export function createRealmService({ db, events, defaultRealm }: RealmServiceDeps) {
+  let defaultRealmId: Promise<string> | null = null;
+
   return {
     /**
-     * Creates the default realm and its system roles on first start; a no-op
-     * afterwards, including when several replicas start at once.
+     * Creates the default realm, its system roles and its base admin tenant on
+     * first start; a no-op afterwards, including when several replicas start at once.
      */
     async ensureDefaultRealm(): Promise<{ id: string; created: boolean }> {
       return db.$transaction(async (tx) => {
@@ -26,6 +35,10 @@ export function createRealmService({ db, events, defaultRealm }: RealmServiceDep
           data: systemRoles.map((role) => ({ ...role, permissions: [...role.permissions], realmId: realm.id, system: true })),
           skipDuplicates: true,
         });
+        const admin = await tx.tenant.createMany({
+          data: [{ realmId: realm.id, slug: BASE_ADMIN_TENANT_SLUG, displayName: 'Realm administrators', isBaseAdmin: true }],
+          skipDuplicates: true,
+        });
         if (count === 1) {
           await events.appendEvent(tx, {
             aggregateType: 'realm',
@@ -36,8 +49,71 @@ export function createRealmService({ db, events, defaultRealm }: RealmServiceDep
             metadata: { actorId: null },
           });
         }
+        if (admin.count === 1) {
+          const tenant = await tx.tenant.findUniqueOrThrow({ where: { realmId_slug: { realmId: realm.id, slug: BASE_ADMIN_TENANT_SLUG } } });
+          await events.appendEvent(tx, {
+            aggregateType: 'tenant',
+            aggregateId: tenant.id,
+            type: 'tenant.created',
+            realmId: realm.id,
+            tenantId: tenant.id,
+            payload: { slug: tenant.slug, displayName: tenant.displayName, baseAdmin: true },
+            metadata: { actorId: null },
+          });
+        }
         return { id: realm.id, created: count === 1 };
       });
+    },
+
+    /**
+     * Makes sure the base admin tenant has an owner. On a first start this
+     * creates the bootstrap admin at the provider with a random password and
+     * returns the credential for the console; null when nothing was created.
+     */
+    async ensureBootstrapAdmin({ provider, mirror, email }: { provider: IdentityProvider; mirror: UserMirror; email: string }) {
+      const realmId = await this.defaultRealmId();
+      const tenant = await db.tenant.findUniqueOrThrow({
+        where: { realmId_slug: { realmId, slug: BASE_ADMIN_TENANT_SLUG } },
+        select: { id: true, _count: { select: { memberships: true } } },
+      });
+      if (tenant._count.memberships > 0) return null;
+      const password = randomBytes(18).toString('base64url');
+      let user;
+      try {
+        user = await provider.admin.createUser({ email, password, email_confirm: true, user_metadata: { name: 'Realm administrator' } });
+      } catch (error) {
+        // Another replica created it first (or an operator did): nothing to print.
+        if (error instanceof ProviderError && error.errorCode === 'email_exists') return null;
+        throw error;
+      }
+      await mirror.record(user, 'user.signed_up', { actorId: null });
+      await db.$transaction(async (tx) => {
+        const owner = await tx.role.findUniqueOrThrow({ where: { realmId_name: { realmId, name: 'owner' } }, select: { id: true } });
+        await tx.membership.create({ data: { userId: user.id, tenantId: tenant.id, roleId: owner.id } });
+        await tx.tenant.update({ where: { id: tenant.id }, data: { ownerId: user.id } });
+        await events.appendEvent(tx, {
+          aggregateType: 'tenant',
+          aggregateId: tenant.id,
+          type: 'member.added',
+          realmId,
+          tenantId: tenant.id,
+          payload: { userId: user.id, role: 'owner', bootstrap: true },
+          metadata: { actorId: null },
+        });
+      });
+      return { email, password };
+    },
+
+    /** The default realm's id (every tenant, role and key lives in it until idgraph serves several realms). */
+    defaultRealmId(): Promise<string> {
+      defaultRealmId ??= db.realm
+        .findUnique({ where: { slug: defaultRealm.slug }, select: { id: true } })
+        .then((realm) => {
+          if (!realm) defaultRealmId = null;
+          assertThat(realm, 'unavailable', 'The default realm has not been created yet.');
+          return realm.id;
+        });
+      return defaultRealmId;
     },
 
     async getDefaultRealm<Q extends Omit<Prisma.RealmFindUniqueArgs, 'where'>>(query: Q) {

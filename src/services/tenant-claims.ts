@@ -1,5 +1,6 @@
 import { AppError } from '../errors.js';
 import type { PrismaClient } from '../generated/prisma/client.js';
+import { isUuid } from '../uuid.js';
 
 /**
  * Which tenant a session acts in, and the claims that say so (tenant_id,
@@ -27,7 +28,7 @@ export function createTenantClaims({ db }: { db: PrismaClient }) {
     /** Records the session's tenant; tenant_invalid unless the user is a member of it. */
     async choose(input: { userId: string; sessionId: string; tenantId: string }) {
       const valid =
-        /^[0-9a-f-]{36}$/i.test(input.tenantId) &&
+        isUuid(input.tenantId) &&
         (await db.membership.findFirst({ where: { userId: input.userId, tenantId: input.tenantId, tenant: { deletedAt: null } }, select: { id: true } }));
       if (!valid) throw new AppError('tenant_invalid');
       await db.sessionTenant.upsert({

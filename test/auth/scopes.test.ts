@@ -12,6 +12,8 @@ interface Ctx {
   viewer: Viewer | null;
   now: () => number;
   memberOf: string[];
+  permissions: string[];
+  realmAdmin: boolean;
 }
 
 const builder = new SchemaBuilder<{
@@ -20,7 +22,13 @@ const builder = new SchemaBuilder<{
 }>({
   plugins: [ScopeAuthPlugin],
   scopeAuth: {
-    authScopes: (ctx: Ctx) => scopesFor({ viewer: ctx.viewer, now: ctx.now, isTenantMember: async (id) => ctx.memberOf.includes(id) }),
+    authScopes: (ctx: Ctx) => scopesFor({
+        viewer: ctx.viewer,
+        now: ctx.now,
+        isTenantMember: async (id) => ctx.memberOf.includes(id),
+        activeTenantPermissions: async () => ctx.permissions,
+        isRealmAdmin: async () => ctx.realmAdmin,
+      }),
     unauthorizedError: (_p: unknown, ctx: Ctx, _i: unknown, result: { failure: Parameters<typeof authFailureError>[1] }) =>
       authFailureError(ctx.viewer, result.failure),
   },
@@ -49,17 +57,16 @@ const viewer = (overrides: Partial<Viewer> = {}): Viewer => ({
   expiresAt: new Date(now + 3600_000),
   aal: 'aal1',
   mfaAt: null,
-  realmId: null,
   tenantId: null,
   tenantRole: null,
-  permissions: [],
-  realmAdmin: false,
   serviceRole: false,
+  apiKey: null,
   ...overrides,
 });
 
-async function ask(field: string, v: Viewer | null, memberOf: string[] = []) {
-  const result = await graphql({ schema, source: `{ ${field} }`, contextValue: { viewer: v, now: () => now, memberOf } });
+async function ask(field: string, v: Viewer | null, memberOf: string[] = [], facts: { permissions?: string[]; realmAdmin?: boolean } = {}) {
+  const contextValue = { viewer: v, now: () => now, memberOf, permissions: facts.permissions ?? [], realmAdmin: facts.realmAdmin ?? false };
+  const result = await graphql({ schema, source: `{ ${field} }`, contextValue });
   if (!result.errors) return 'allowed';
   const error = result.errors[0]!.originalError as { code?: string; extensions?: Record<string, unknown> };
   return { code: error.code, ...(error.extensions?.reason ? { reason: error.extensions.reason } : {}) };
@@ -98,14 +105,14 @@ describe('authorization scopes', () => {
   });
 
   it('permission: only with the permission in the active tenant', async () => {
-    expect(await ask('permission', viewer({ permissions: ['members:manage'] }))).toBe('allowed');
-    expect(await ask('permission', viewer({ permissions: ['tenant:read'] }))).toEqual({ code: 'forbidden' });
+    expect(await ask('permission', viewer(), [], { permissions: ['members:manage'] })).toBe('allowed');
+    expect(await ask('permission', viewer(), [], { permissions: ['tenant:read'] })).toEqual({ code: 'forbidden' });
   });
 
   it('realmAdmin and serviceRole: only those roles', async () => {
-    expect(await ask('realmAdmin', viewer({ realmAdmin: true }))).toBe('allowed');
+    expect(await ask('realmAdmin', viewer(), [], { realmAdmin: true })).toBe('allowed');
     expect(await ask('realmAdmin', viewer())).toEqual({ code: 'forbidden' });
     expect(await ask('serviceRole', viewer({ serviceRole: true }))).toBe('allowed');
-    expect(await ask('serviceRole', viewer({ realmAdmin: true }))).toEqual({ code: 'forbidden' });
+    expect(await ask('serviceRole', viewer(), [], { realmAdmin: true })).toEqual({ code: 'forbidden' });
   });
 });

@@ -6,6 +6,7 @@ import type { Accounts } from './accounts.js';
 import type { OtpManager } from './otp.js';
 import { assertPasswordAcceptable, hashPassword } from './passwords.js';
 import { mergeMetadata, normalizeEmail, normalizePhone, toFactor, toUser, userInclude } from './users.js';
+import { isUuid } from '../../uuid.js';
 
 const units: Record<string, number> = { h: 3_600_000, m: 60_000, s: 1000, ms: 1 };
 
@@ -30,7 +31,7 @@ export interface AdminDeps {
 
 export function createAdmin({ db, auth, accounts, otp, clock }: AdminDeps) {
   async function load(id: string) {
-    if (!/^[0-9a-f-]{36}$/i.test(id)) throw new ProviderError(404, 'user_not_found', 'User not found');
+    if (!isUuid(id)) throw new ProviderError(404, 'user_not_found', 'User not found');
     const user = await db.authUser.findUnique({ where: { id }, include: userInclude });
     if (!user) throw new ProviderError(404, 'user_not_found', 'User not found');
     return user;
@@ -56,7 +57,7 @@ export function createAdmin({ db, auth, accounts, otp, clock }: AdminDeps) {
         throw new ProviderError(400, 'validation_failed', 'Invalid password hash format');
       }
       const id = typeof body.id === 'string' ? body.id : undefined;
-      if (id && !/^[0-9a-f-]{36}$/i.test(id)) throw new ProviderError(400, 'validation_failed', 'id must be a UUID');
+      if (id && !isUuid(id)) throw new ProviderError(400, 'validation_failed', 'id must be a UUID');
       const user = await db.$transaction((tx) =>
         accounts.createUser(tx, {
           id,
