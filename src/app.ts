@@ -54,6 +54,8 @@ export async function buildApp(config: Config, options: AppOptions = {}) {
     version,
     print,
     claimsExtension: (session) => tenantClaims.claimsFor(session),
+    // Every route that creates a user (/auth/v1, GraphQL, admin, id_token) mirrors it in the same transaction.
+    onUserCreated: (tx, user) => services.mirror.recordCreated(tx, user),
   });
   const revocations = createRevocationList({ db: db.prisma, clock });
   const services = createServices({ config, db, events, clock, startedAt, version, provider: engine.provider, revocations, tenantClaims });

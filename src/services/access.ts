@@ -18,7 +18,8 @@ export interface TenantAccess {
 /**
  * The authorization decisions of the realm layer. Realm admins are members of
  * the realm's base admin tenant whose role grants tenant:write; they may act in
- * every tenant of the realm. Everyone else acts in the tenants they belong to,
+ * every tenant of the realm, and their role's other permissions there (roles:manage,
+ * audit:read, ...) apply to the realm itself. Everyone else acts in the tenants they belong to,
  * with their role's permissions. An API key acts only in its own tenant, with
  * the intersection of its scopes and its owner's current permissions there.
  */
@@ -73,18 +74,36 @@ export function createAccessService({ db }: { db: PrismaClient }) {
       return access;
     },
 
-    /** Whether the viewer administers the realm (never for API keys). */
+    /**
+     * The viewer's permissions over the realm itself: their role's in the
+     * realm's base admin tenant (an API key of that tenant: narrowed to its scopes).
+     */
+    async realmPermissions(viewer: Viewer | null, realmId: string): Promise<ReadonlySet<string>> {
+      if (!viewer) return new Set();
+      const membership = await db.membership.findFirst({
+        where: { userId: viewer.userId, tenant: { realmId, isBaseAdmin: true, deletedAt: null } },
+        select: { tenantId: true, role: { select: { permissions: true } } },
+      });
+      if (!membership || (viewer.apiKey && viewer.apiKey.tenantId !== membership.tenantId)) return new Set();
+      const scopes = viewer.apiKey ? new Set(viewer.apiKey.scopes) : null;
+      return new Set(membership.role.permissions.filter((p) => !scopes || scopes.has(p)));
+    },
+
+    /** unauthenticated without a viewer; forbidden without the permission over the realm. */
+    async requireRealmPermission(caller: Caller, realmId: string, permission: string): Promise<Viewer> {
+      const viewer = requireViewer(caller);
+      if (!(await this.realmPermissions(viewer, realmId)).has(permission)) throw new AppError('forbidden', undefined, { permission });
+      return viewer;
+    },
+
+    /** Whether the viewer administers the realm (tenant:write in its base admin tenant). */
     async isRealmAdmin(viewer: Viewer | null, realmId: string): Promise<boolean> {
-      if (!viewer || viewer.apiKey) return false;
-      const found = await db.tenant.findFirst({ where: { realmId, ...realmAdminWhere(viewer.userId) }, select: { id: true } });
-      return found !== null;
+      return (await this.realmPermissions(viewer, realmId)).has(REALM_ADMIN_PERMISSION);
     },
 
     /** unauthenticated without a viewer, forbidden unless a realm admin. */
     async requireRealmAdmin(caller: Caller, realmId: string): Promise<Viewer> {
-      const viewer = requireViewer(caller);
-      if (!(await this.isRealmAdmin(viewer, realmId))) throw new AppError('forbidden');
-      return viewer;
+      return this.requireRealmPermission(caller, realmId, REALM_ADMIN_PERMISSION);
     },
 
     /** Effective permissions in the viewer's active tenant (tenant_id); none without one. */

@@ -1,6 +1,7 @@
 import type { PrismaClient } from '../generated/prisma/client.js';
-import type { EventStore } from '../events/store.js';
+import type { EventStore, Tx } from '../events/store.js';
 import type { User as ProviderUser } from '../identity/types.js';
+import { requestScope } from '../log.js';
 
 export interface MirrorMeta {
   actorId?: string | null;
@@ -8,29 +9,59 @@ export interface MirrorMeta {
   ip?: string | null;
 }
 
+interface MirroredUser {
+  id: string;
+  email: string | null;
+  phone: string | null;
+  userMetadata: Record<string, unknown>;
+}
+
+const displayNameOf = (metadata: Record<string, unknown>) => (typeof metadata.name === 'string' ? metadata.name.slice(0, 200) : null);
+
 /**
  * Keeps idgraph's `users` table (id = the provider's user id) in step with the
  * identity provider, and records what happened as an event, in one transaction.
  */
 export function createUserMirror({ db, events }: { db: PrismaClient; events: EventStore }) {
+  /** Inserts or refreshes the mirror row; true when it was new. */
+  async function upsert(tx: Tx, user: MirroredUser): Promise<boolean> {
+    const displayName = displayNameOf(user.userMetadata);
+    const { count } = await tx.user.createMany({
+      data: [{ id: user.id, email: user.email || null, phone: user.phone || null, displayName }],
+      skipDuplicates: true,
+    });
+    if (count === 0) {
+      await tx.user.update({ where: { id: user.id }, data: { email: user.email || null, phone: user.phone || null, ...(displayName ? { displayName } : {}) } });
+    }
+    return count === 1;
+  }
+
   return {
+    /** After a provider call: the user as the provider returned them. */
     async record(user: ProviderUser, type: 'user.signed_up' | 'user.signed_in' | 'user.updated', meta: MirrorMeta = {}) {
-      const displayName = typeof user.user_metadata.name === 'string' ? user.user_metadata.name.slice(0, 200) : null;
       await db.$transaction(async (tx) => {
-        const { count } = await tx.user.createMany({
-          data: [{ id: user.id, email: user.email || null, phone: user.phone || null, displayName }],
-          skipDuplicates: true,
-        });
-        if (count === 0) {
-          await tx.user.update({ where: { id: user.id }, data: { email: user.email || null, phone: user.phone || null, ...(displayName ? { displayName } : {}) } });
-        }
+        const created = await upsert(tx, { id: user.id, email: user.email, phone: user.phone, userMetadata: user.user_metadata });
+        // A sign-up is recorded once, where the user was created (recordCreated).
+        if (type === 'user.signed_up' && !created) return;
         await events.appendEvent(tx, {
           aggregateType: 'user',
           aggregateId: user.id,
-          type: count === 1 && type === 'user.signed_in' ? 'user.signed_up' : type,
+          type: created && type === 'user.signed_in' ? 'user.signed_up' : type,
           payload: { provider: user.app_metadata.provider ?? null },
           metadata: { actorId: meta.actorId ?? user.id, requestId: meta.requestId ?? null, ip: meta.ip ?? null },
         });
+      });
+    },
+
+    /** Inside the embedded engine's transaction that creates the user, whichever route created them. */
+    async recordCreated(tx: Tx, user: MirroredUser) {
+      await upsert(tx, user);
+      await events.appendEvent(tx, {
+        aggregateType: 'user',
+        aggregateId: user.id,
+        type: 'user.signed_up',
+        payload: { provider: user.email ? 'email' : 'phone' },
+        metadata: { actorId: user.id, requestId: requestScope.getStore()?.requestId ?? null },
       });
     },
   };

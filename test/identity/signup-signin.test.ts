@@ -44,6 +44,19 @@ describe('auth-js: sign-up and password sign-in (autoconfirm on)', () => {
     expect(data.session!.expires_in).toBe(3600);
   });
 
+  it('a user created at /auth/v1 is mirrored into idgraph’s users with its user.signed_up event, in the same transaction', async () => {
+    const email = uniqueEmail();
+    const { data } = await authClient(t).signUp({ email, password: 'correct-horse-1', options: { data: { name: 'Ann' } } });
+    const mirrored = await t.app.db.prisma.user.findUniqueOrThrow({ where: { id: data.user!.id } });
+    expect(mirrored).toMatchObject({ email, displayName: 'Ann', status: 'active' });
+    const events = await t.app.db.prisma.event.findMany({ where: { aggregateId: data.user!.id } });
+    expect(events.map((e) => e.type)).toEqual(['user.signed_up']);
+    // A refused sign-up mirrors nothing.
+    const before = await t.app.db.prisma.user.count();
+    await authClient(t).signUp({ email, password: 'correct-horse-1' });
+    expect(await t.app.db.prisma.user.count()).toBe(before);
+  });
+
   it('signInWithPassword then getUser', async () => {
     const email = uniqueEmail();
     await authClient(t).signUp({ email, password: 'correct-horse-1' });

@@ -18,7 +18,12 @@ export interface AccountDeps {
   otp: OtpManager;
   pkce: Pkce;
   clock: () => number;
+  /** Runs inside the transaction that creates a user (idgraph mirrors the user there). */
+  onUserCreated?: UserCreatedHook;
 }
+
+/** The new user as the rest of idgraph sees it. */
+export type UserCreatedHook = (tx: Tx, user: { id: string; email: string | null; phone: string | null; userMetadata: Record<string, unknown> }) => Promise<void>;
 
 /** The amr method a PKCE exchange records, per kind of mailed link. */
 export const pkceMethodFor = (kind: string) => (kind === 'signup' ? 'email/signup' : kind);
@@ -52,7 +57,7 @@ const findByContact = (db: PrismaClient | Tx, contact: { email: string } | { pho
 
 const withVerified = (data: unknown, key: 'email_verified' | 'phone_verified') => mergeMetadata(data, { [key]: true });
 
-export function createAccounts({ db, auth, sessions, otp, pkce, clock }: AccountDeps) {
+export function createAccounts({ db, auth, sessions, otp, pkce, clock, onUserCreated }: AccountDeps) {
   const now = () => new Date(clock());
 
   /** Creates a user with its email or phone identity, in one transaction. */
@@ -97,6 +102,7 @@ export function createAccounts({ db, auth, sessions, otp, pkce, clock }: Account
         },
       });
     }
+    await onUserCreated?.(tx, { id, email: input.email ?? null, phone: input.phone ?? null, userMetadata: input.userMetadata ?? {} });
     return tx.authUser.findUniqueOrThrow({ where: { id }, include: userInclude });
   }
 

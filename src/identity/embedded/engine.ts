@@ -3,7 +3,7 @@ import type { Prisma, PrismaClient } from '../../generated/prisma/client.js';
 import { ProviderError, providerErrors } from '../errors.js';
 import type { Notifier } from '../notifier.js';
 import type { IdentityProvider, LogoutScope } from '../provider.js';
-import { createAccounts, pkceMethodFor } from './accounts.js';
+import { createAccounts, pkceMethodFor, type UserCreatedHook } from './accounts.js';
 import { createAdmin } from './admin.js';
 import { constantTimeEqual, createSecretBox } from './crypto.js';
 import { createIdTokenGrant } from './id-token.js';
@@ -23,18 +23,19 @@ export interface EmbeddedDeps {
   /** Where the first start shows the generated API keys (the console, never the log). */
   print: (text: string) => void;
   claimsExtension?: ClaimsExtension;
+  onUserCreated?: UserCreatedHook;
 }
 
 const ADMIN_ROLES = new Set(['service_role', 'supabase_admin']);
 const TEN_YEARS = 10 * 365 * 24 * 3600;
 
-export function createEmbeddedEngine({ db, auth, notifier, clock, version, print, claimsExtension }: EmbeddedDeps) {
+export function createEmbeddedEngine({ db, auth, notifier, clock, version, print, claimsExtension, onUserCreated }: EmbeddedDeps) {
   const box = createSecretBox(auth.keyEncryptionKey);
   const keys = createKeyStore({ db, box });
   const sessions = createSessionManager({ db, keys, auth, clock, claimsExtension });
   const otp = createOtpManager({ db, auth, notifier, clock });
   const pkce = createPkce({ db, clock });
-  const accounts = createAccounts({ db, auth, sessions, otp, pkce, clock });
+  const accounts = createAccounts({ db, auth, sessions, otp, pkce, clock, onUserCreated });
   const mfa = createMfa({ db, auth, sessions, box, notifier, clock });
   const admin = createAdmin({ db, auth, accounts, otp, clock });
   const idToken = createIdTokenGrant({ db, auth, accounts, sessions, clock });
