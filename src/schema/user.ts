@@ -4,6 +4,18 @@ import type { GraphQLContext } from './context.js';
 /** The user themself: the viewer, or whoever just signed in within this request. */
 const self = (ctx: GraphQLContext, userId: string) => ctx.viewer?.userId === userId || ctx.caller.signedInUserId === userId;
 
+/**
+ * Contact details are the user's own, visible to whoever manages members of a
+ * tenant the user belongs to, and to realm admins. The user's tenant ids come
+ * with the user row (field-level select), so a list of members costs no extra query.
+ */
+const contactScopes = async (user: { id: string; memberships: { tenantId: string }[] }, _args: object, ctx: GraphQLContext) => {
+  if (self(ctx, user.id)) return true;
+  const managed = await ctx.services.access.managedTenantIds(ctx.caller);
+  return user.memberships.some((m) => managed.has(m.tenantId)) ? true : { realmAdmin: true };
+};
+const contactSelect = { memberships: { select: { tenantId: true } } } as const;
+
 export const UserStatus = builder.enumType('UserStatus', {
   values: { ACTIVE: { value: 'active' }, SUSPENDED: { value: 'suspended' }, DEACTIVATED: { value: 'deactivated' } } as const,
 });
@@ -12,15 +24,8 @@ export const UserStatus = builder.enumType('UserStatus', {
 export const UserRef = builder.prismaObject('User', {
   fields: (t) => ({
     id: t.exposeID('id'),
-    // Contact details are the user's own, and realm admins'.
-    email: t.exposeString('email', {
-      nullable: true,
-      authScopes: (user, _args, ctx) => (self(ctx, user.id) ? true : { realmAdmin: true }),
-    }),
-    phone: t.exposeString('phone', {
-      nullable: true,
-      authScopes: (user, _args, ctx) => (self(ctx, user.id) ? true : { realmAdmin: true }),
-    }),
+    email: t.string({ nullable: true, select: contactSelect, authScopes: contactScopes, resolve: (user) => user.email }),
+    phone: t.string({ nullable: true, select: contactSelect, authScopes: contactScopes, resolve: (user) => user.phone }),
     displayName: t.exposeString('displayName', { nullable: true }),
     status: t.expose('status', { type: UserStatus }),
     createdAt: t.expose('createdAt', { type: 'DateTime' }),
@@ -29,5 +34,22 @@ export const UserRef = builder.prismaObject('User', {
 
 builder.asEntity(UserRef, {
   key: builder.selection<{ id: string }>('id'),
-  resolveReference: (user, ctx) => ctx.prisma.user.findUnique({ where: { id: user.id } }),
+  resolveReference: (user, ctx) => ctx.prisma.user.findUnique({ where: { id: user.id }, include: contactSelect }),
 });
+
+type User = import('../generated/prisma/client.js').User;
+const UpdateUserStatusInput = builder.inputType('UpdateUserStatusInput', {
+  fields: (t) => ({ userId: t.id({ required: true }), status: t.field({ type: UserStatus, required: true }) }),
+});
+
+builder.mutationField('updateUserStatus', (t) =>
+  t.field({
+    type: builder.objectRef<{ user: User }>('UpdateUserStatusPayload').implement({
+      fields: (f) => ({ user: f.expose('user', { type: UserRef }) }),
+    }),
+    description:
+      'Realm admins. SUSPENDED and DEACTIVATED users are refused (account_suspended / account_deactivated) from their next request, and cannot sign in or refresh.',
+    args: { input: t.arg({ type: UpdateUserStatusInput, required: true }) },
+    resolve: async (_root, { input }, ctx) => ({ user: await ctx.services.members.updateUserStatus(input, ctx.caller) }),
+  }),
+);

@@ -7,6 +7,7 @@ import type { AccessTokenResponse, Factor, User as ProviderUser } from '../ident
 import type { Caller } from './caller.js';
 import { viaProvider } from './provider-errors.js';
 import type { RateLimit } from './rate-limits.js';
+import type { Provisioning } from './provisioning.js';
 import type { TenantClaims } from './tenant-claims.js';
 import type { UserMirror } from './user-mirror.js';
 import { isUuid } from '../uuid.js';
@@ -18,6 +19,7 @@ export interface AuthDeps {
   revocations: RevocationList;
   limits: { credentialsPerIp: RateLimit; credentialsPerIdentifier: RateLimit };
   tenantClaims: TenantClaims;
+  provisioning: Provisioning;
   /** How long access tokens live: a revoked session is denied for that long. */
   accessTokenTtlSeconds: number;
   clock: () => number;
@@ -42,7 +44,7 @@ function contact(input: Contact) {
   return email ? { email } : { phone: phone as string };
 }
 
-export function createAuthService({ db, provider, mirror, revocations, limits, tenantClaims, accessTokenTtlSeconds, clock }: AuthDeps) {
+export function createAuthService({ db, provider, mirror, revocations, limits, tenantClaims, provisioning, accessTokenTtlSeconds, clock }: AuthDeps) {
   /** The claims of a token the provider just issued (already trusted: it came from the provider). */
   const claimsOf = (session: AccessTokenResponse) =>
     JSON.parse(Buffer.from(session.access_token.split('.')[1] ?? '', 'base64url').toString()) as { session_id?: string; aal?: string };
@@ -58,6 +60,18 @@ export function createAuthService({ db, provider, mirror, revocations, limits, t
       await viaProvider(() => provider.logout(session.access_token, 'local')).catch(() => {});
       throw error;
     }
+    return viaProvider(() => provider.token('refresh_token', { refresh_token: session.refresh_token }, caller.meta));
+  }
+
+  /**
+   * After credentials were proven: auto-provisioning (allowlist / open tenants),
+   * then the requested tenant. New memberships change the tenant claims, so the
+   * tokens are minted again to carry them.
+   */
+  async function signedIn(session: AccessTokenResponse, tenantId: string | null | undefined, caller: Caller): Promise<AccessTokenResponse> {
+    const joined = await provisioning.autoJoin(session.user, caller);
+    if (tenantId) return withTenant(session, tenantId, caller);
+    if (joined.length === 0) return session;
     return viaProvider(() => provider.token('refresh_token', { refresh_token: session.refresh_token }, caller.meta));
   }
 
@@ -112,15 +126,17 @@ export function createAuthService({ db, provider, mirror, revocations, limits, t
       const session = 'access_token' in answer ? answer : null;
       const user = session ? session.user : (answer as ProviderUser);
       // A confirmation-pending sign-up may be an obfuscated answer for an existing address: mirror only real sessions.
-      if (session) await mirror.record(user, 'user.signed_up', { requestId: caller.meta.requestId, ip: caller.meta.ip });
-      return result(session, user, caller);
+      if (!session) return result(null, user, caller);
+      await mirror.record(user, 'user.signed_up', { requestId: caller.meta.requestId, ip: caller.meta.ip });
+      const current = await signedIn(session, null, caller);
+      return result(current, current.user, caller);
     },
 
     async signIn(input: Contact & { password: string; tenantId?: string | null }, caller: Caller): Promise<AuthResult> {
       await throttle(caller, input.email ?? input.phone ?? '');
-      const signedIn = await viaProvider(() => provider.token('password', { ...contact(input), password: input.password }, caller.meta));
-      await mirror.record(signedIn.user, 'user.signed_in', { requestId: caller.meta.requestId, ip: caller.meta.ip });
-      const session = await withTenant(signedIn, input.tenantId, caller);
+      const proven = await viaProvider(() => provider.token('password', { ...contact(input), password: input.password }, caller.meta));
+      await mirror.record(proven.user, 'user.signed_in', { requestId: caller.meta.requestId, ip: caller.meta.ip });
+      const session = await signedIn(proven, input.tenantId, caller);
       return result(session, session.user, caller);
     },
 
@@ -143,11 +159,11 @@ export function createAuthService({ db, provider, mirror, revocations, limits, t
     },
 
     async signInWithIdToken(input: { provider: string; token: string; nonce?: string | null; tenantId?: string | null }, caller: Caller): Promise<AuthResult> {
-      const signedIn = await viaProvider(() =>
+      const proven = await viaProvider(() =>
         provider.token('id_token', { provider: input.provider, id_token: input.token, ...(input.nonce ? { nonce: input.nonce } : {}) }, caller.meta),
       );
-      await mirror.record(signedIn.user, 'user.signed_in', { requestId: caller.meta.requestId, ip: caller.meta.ip });
-      const session = await withTenant(signedIn, input.tenantId, caller);
+      await mirror.record(proven.user, 'user.signed_in', { requestId: caller.meta.requestId, ip: caller.meta.ip });
+      const session = await signedIn(proven, input.tenantId, caller);
       return result(session, session.user, caller);
     },
 
@@ -159,8 +175,9 @@ export function createAuthService({ db, provider, mirror, revocations, limits, t
 
     async verifyOtp(input: Contact & { token: string; type: string }, caller: Caller): Promise<AuthResult> {
       await throttle(caller, input.email ?? input.phone ?? '');
-      const session = await viaProvider(() => provider.verify({ ...contact(input), token: input.token, type: input.type }, caller.meta));
-      await mirror.record(session.user, 'user.signed_in', { requestId: caller.meta.requestId, ip: caller.meta.ip });
+      const proven = await viaProvider(() => provider.verify({ ...contact(input), token: input.token, type: input.type }, caller.meta));
+      await mirror.record(proven.user, 'user.signed_in', { requestId: caller.meta.requestId, ip: caller.meta.ip });
+      const session = await signedIn(proven, null, caller);
       return result(session, session.user, caller);
     },
 

@@ -10,6 +10,10 @@ import { createRateLimit } from './rate-limits.js';
 import type { TenantClaims } from './tenant-claims.js';
 import { createUserMirror } from './user-mirror.js';
 import { createRealmService } from './realms.js';
+import { createMemberService } from './members.js';
+import { createRoleService } from './roles.js';
+import { createTenantService } from './tenants.js';
+import { createProvisioning } from './provisioning.js';
 
 export interface ServiceDeps {
   config: Config;
@@ -36,6 +40,9 @@ export function createServices({ config, db, events, clock, startedAt, version, 
     credentialsPerIp: limit('gql_credentials_ip', rateLimits.credentialsPerIpPer5Min),
     credentialsPerIdentifier: limit('gql_credentials_id', rateLimits.credentialsPerIdentifierPer5Min),
   };
+  const realms = createRealmService({ db: db.prisma, events, defaultRealm: config.defaultRealm });
+  const access = createAccessService({ db: db.prisma });
+  const realmDeps = { db: db.prisma, events, access, realms };
   return {
     limits,
     auth: createAuthService({
@@ -45,12 +52,16 @@ export function createServices({ config, db, events, clock, startedAt, version, 
       revocations,
       limits,
       tenantClaims,
+      provisioning: createProvisioning({ db: db.prisma, events, realms }),
       accessTokenTtlSeconds: config.auth.jwt.exp,
       clock,
     }),
-    access: createAccessService({ db: db.prisma }),
+    access,
     mirror,
-    realms: createRealmService({ db: db.prisma, events, defaultRealm: config.defaultRealm }),
+    realms,
+    tenants: createTenantService({ ...realmDeps, clock }),
+    members: createMemberService({ ...realmDeps, provider }),
+    roles: createRoleService(realmDeps),
     health: createHealthService({ ping: (ms) => db.ping(ms), clock, startedAt, version }),
   };
 }

@@ -3,10 +3,15 @@ import { AppError } from '../errors.js';
 
 /**
  * Validates a mutation's input before anything is read or written: the first
- * problem becomes bad_request naming the field (extensions.field).
+ * problem becomes bad_request naming the field (extensions.field). A top-level
+ * null is GraphQL's "not given" and reads as absent.
  */
 export function parseInput<S extends z.ZodType>(schema: S, input: unknown): z.output<S> {
-  const result = schema.safeParse(input);
+  const given =
+    input !== null && typeof input === 'object' && !Array.isArray(input)
+      ? Object.fromEntries(Object.entries(input).filter(([, value]) => value !== null))
+      : input;
+  const result = schema.safeParse(given);
   if (result.success) return result.data;
   const issue = result.error.issues[0]!;
   const field = issue.path.map(String).join('.') || 'input';

@@ -25,3 +25,11 @@ describe('parseInput', () => {
     for (const bad of ['localhost', 'http://example.com', 'exa mple.com', '-a.com', 'a..com']) expect(fields.domain.safeParse(bad).success, bad).toBe(false);
   });
 });
+
+describe('parseInput and GraphQL nulls', () => {
+  it('reads a top-level null as not given, so optional fields stay optional', () => {
+    const schema = z.object({ name: fields.displayName, slug: fields.slug.optional() });
+    expect(parseInput(schema, { name: 'Acme', slug: null })).toEqual({ name: 'Acme' });
+    expect(() => parseInput(schema, { name: null })).toThrow(expect.objectContaining({ code: 'bad_request', extensions: { field: 'name' } }));
+  });
+});
