@@ -65,3 +65,26 @@ export async function seedMember(t: TestApp, tenantId: string, userId: string, r
   const role = await t.app.db.prisma.role.findUniqueOrThrow({ where: { realmId_name: { realmId, name: roleName } } });
   return t.app.db.prisma.membership.create({ data: { tenantId, userId, roleId: role.id } });
 }
+
+/** The taxonomy code of a GraphQL answer's first error (undefined when it succeeded). */
+export function errorCode(body: { errors?: ReadonlyArray<{ extensions?: Record<string, unknown> }> }): string | undefined {
+  return body.errors?.[0]?.extensions?.code as string | undefined;
+}
+
+/** Row counts of every realm-layer table and the event store: equal before and after means nothing was written. */
+export async function realmFootprint(t: TestApp) {
+  const p = t.app.db.prisma;
+  const [events, tenants, memberships, roles, invitations, apiKeys, domains, origins, otps, users] = await Promise.all([
+    p.event.count(),
+    p.tenant.count({ where: { deletedAt: null } }),
+    p.membership.count(),
+    p.role.count(),
+    p.invitation.count(),
+    p.apiKey.count(),
+    p.domain.count(),
+    p.origin.count(),
+    p.otp.count(),
+    p.user.groupBy({ by: ['status'], _count: true }),
+  ]);
+  return { events, tenants, memberships, roles, invitations, apiKeys, domains, origins, otps, users };
+}
