@@ -13,6 +13,7 @@ import { attachGraphqlWs } from './server/ws.js';
 import { createYogaServer } from './server/yoga.js';
 import { createServices } from './services/index.js';
 import { createTenantClaims } from './services/tenant-claims.js';
+import { createDomainVerifier, type DomainVerifier } from './services/domain-verifier.js';
 import { createEmbeddedEngine } from './identity/embedded/engine.js';
 import { createDevNotifier, createSmtpNotifier, type Notifier } from './identity/notifier.js';
 import { authRoutes } from './server/auth-routes.js';
@@ -31,6 +32,8 @@ export interface AppOptions {
   notifier?: Notifier;
   /** Where one-time console output goes (generated keys, dev messages); defaults to stdout. */
   print?: (text: string) => void;
+  /** How domain ownership is checked; defaults to real DNS and HTTPS. */
+  domainVerifier?: DomainVerifier;
 }
 
 export type App = Awaited<ReturnType<typeof buildApp>>;
@@ -58,7 +61,8 @@ export async function buildApp(config: Config, options: AppOptions = {}) {
     onUserCreated: (tx, user) => services.mirror.recordCreated(tx, user),
   });
   const revocations = createRevocationList({ db: db.prisma, clock });
-  const services = createServices({ config, db, events, clock, startedAt, version, provider: engine.provider, revocations, tenantClaims });
+  const domainVerifier = options.domainVerifier ?? createDomainVerifier();
+  const services = createServices({ config, db, events, clock, startedAt, version, provider: engine.provider, revocations, tenantClaims, domainVerifier });
   const resolveViewer = createViewerResolver({
     verifier: createTokenVerifier({
       issuer: config.auth.jwt.issuer,

@@ -5,7 +5,10 @@ import type { RevocationList } from '../auth/revocation.js';
 import type { IdentityProvider } from '../identity/provider.js';
 import { createAccessService } from './access.js';
 import { createAuthService } from './auth.js';
+import type { DomainVerifier } from './domain-verifier.js';
+import { createDomainService } from './domains.js';
 import { createHealthService } from './health.js';
+import { createOtpService } from './otp.js';
 import { createRateLimit } from './rate-limits.js';
 import type { TenantClaims } from './tenant-claims.js';
 import { createUserMirror } from './user-mirror.js';
@@ -25,9 +28,13 @@ export interface ServiceDeps {
   provider: IdentityProvider;
   revocations: RevocationList;
   tenantClaims: TenantClaims;
+  /** How domain ownership is checked (DNS, HTTPS). */
+  domainVerifier: DomainVerifier;
 }
 
-export function createServices({ config, db, events, clock, startedAt, version, provider, revocations, tenantClaims }: ServiceDeps) {
+export function createServices({ config, db, events, clock, startedAt, version, provider, revocations, tenantClaims, domainVerifier }: ServiceDeps) {
+  const access = createAccessService({ db: db.prisma });
+  const realms = createRealmService({ db: db.prisma, events, defaultRealm: config.defaultRealm });
   const mirror = createUserMirror({ db: db.prisma, events });
   const limit = (name: string, points: number) => createRateLimit(db.prisma, { name, points, durationSeconds: 300 });
   const { rateLimits } = config.auth;
@@ -40,8 +47,6 @@ export function createServices({ config, db, events, clock, startedAt, version, 
     credentialsPerIp: limit('gql_credentials_ip', rateLimits.credentialsPerIpPer5Min),
     credentialsPerIdentifier: limit('gql_credentials_id', rateLimits.credentialsPerIdentifierPer5Min),
   };
-  const realms = createRealmService({ db: db.prisma, events, defaultRealm: config.defaultRealm });
-  const access = createAccessService({ db: db.prisma });
   const realmDeps = { db: db.prisma, events, access, realms };
   return {
     limits,
@@ -62,6 +67,8 @@ export function createServices({ config, db, events, clock, startedAt, version, 
     tenants: createTenantService({ ...realmDeps, clock }),
     members: createMemberService({ ...realmDeps, provider }),
     roles: createRoleService(realmDeps),
+    otp: createOtpService({ db: db.prisma, events, access, clock, keyEncryptionKey: config.auth.keyEncryptionKey }),
+    domains: createDomainService({ db: db.prisma, events, access, realms, clock, verifier: domainVerifier }),
     health: createHealthService({ ping: (ms) => db.ping(ms), clock, startedAt, version }),
   };
 }

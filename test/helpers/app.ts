@@ -4,6 +4,7 @@ import { type ExecutionResult, print } from 'graphql';
 import { type App, buildApp } from '../../src/app.js';
 import { loadConfig } from '../../src/config.js';
 import { createLogger } from '../../src/log.js';
+import type { DomainVerifier } from '../../src/services/domain-verifier.js';
 import { createTestDatabase, type TestDatabase } from './database.js';
 
 export interface CapturedLogs {
@@ -48,7 +49,9 @@ export interface TestApp {
   close(): Promise<void>;
 }
 
-export async function startTestApp(options: { env?: Record<string, string>; database?: TestDatabase } = {}): Promise<TestApp> {
+export async function startTestApp(
+  options: { env?: Record<string, string>; database?: TestDatabase; domainVerifier?: DomainVerifier } = {},
+): Promise<TestApp> {
   const database = options.database ?? (await createTestDatabase());
   const config = loadConfig({
     NODE_ENV: 'test',
@@ -68,6 +71,7 @@ export async function startTestApp(options: { env?: Record<string, string>; data
   const app = await buildApp(config, {
     log: createLogger({ level: config.logLevel, destination: stream }),
     print: (text) => printed.push(text),
+    domainVerifier: options.domainVerifier,
   });
   const { port } = await app.start(0, '127.0.0.1');
   const url = `http://127.0.0.1:${port}`;

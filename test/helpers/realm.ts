@@ -66,11 +66,6 @@ export async function seedMember(t: TestApp, tenantId: string, userId: string, r
   return t.app.db.prisma.membership.create({ data: { tenantId, userId, roleId: role.id } });
 }
 
-/** The taxonomy code of a GraphQL answer's first error (undefined when it succeeded). */
-export function errorCode(body: { errors?: ReadonlyArray<{ extensions?: Record<string, unknown> }> }): string | undefined {
-  return body.errors?.[0]?.extensions?.code as string | undefined;
-}
-
 /** Row counts of every realm-layer table and the event store: equal before and after means nothing was written. */
 export async function realmFootprint(t: TestApp) {
   const p = t.app.db.prisma;

@@ -8,8 +8,9 @@ import {
   ViewerDocument,
 } from '../generated/graphql.js';
 import { startTestApp, type TestApp } from '../helpers/app.js';
+import { errorCode } from '../helpers/errors.js';
 import { authClient } from '../helpers/auth.js';
-import { errorCode, realmFootprint, seedMember, seedRole, seedTenant, signIn, signInRealmAdmin, signUpUser, type SignedIn } from '../helpers/realm.js';
+import { realmFootprint, seedMember, seedRole, seedTenant, signIn, signInRealmAdmin, signUpUser, type SignedIn } from '../helpers/realm.js';
 
 let t: TestApp;
 let owner: SignedIn;

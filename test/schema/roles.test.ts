@@ -1,7 +1,8 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { CreateRoleDocument, DeleteRoleDocument, RenameRoleDocument, RolesDocument, UpdateRoleDocument } from '../generated/graphql.js';
 import { startTestApp, type TestApp } from '../helpers/app.js';
-import { errorCode, realmFootprint, seedMember, seedRole, seedTenant, signInRealmAdmin, signUpUser, type SignedIn } from '../helpers/realm.js';
+import { errorCode } from '../helpers/errors.js';
+import { realmFootprint, seedMember, seedRole, seedTenant, signInRealmAdmin, signUpUser, type SignedIn } from '../helpers/realm.js';
 
 let t: TestApp;
 let admin: SignedIn;

@@ -9,7 +9,8 @@ import {
   UpdateTenantDocument,
 } from '../generated/graphql.js';
 import { startTestApp, type TestApp } from '../helpers/app.js';
-import { errorCode, realmFootprint, seedMember, seedRole, seedTenant, signInRealmAdmin, signUpUser, type SignedIn } from '../helpers/realm.js';
+import { errorCode } from '../helpers/errors.js';
+import { realmFootprint, seedMember, seedRole, seedTenant, signInRealmAdmin, signUpUser, type SignedIn } from '../helpers/realm.js';
 
 let t: TestApp;
 let ann: SignedIn;
