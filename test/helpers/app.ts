@@ -1,7 +1,7 @@
 import { Writable } from 'node:stream';
 import type { TypedDocumentNode } from '@graphql-typed-document-node/core';
 import { type ExecutionResult, print } from 'graphql';
-import { type App, buildApp } from '../../src/app.js';
+import { type App, type AppOptions, buildApp } from '../../src/app.js';
 import { loadConfig } from '../../src/config.js';
 import { createLogger } from '../../src/log.js';
 import { createTestDatabase, type TestDatabase } from './database.js';
@@ -48,7 +48,9 @@ export interface TestApp {
   close(): Promise<void>;
 }
 
-export async function startTestApp(options: { env?: Record<string, string>; database?: TestDatabase } = {}): Promise<TestApp> {
+export async function startTestApp(
+  options: { env?: Record<string, string>; database?: TestDatabase } & Pick<AppOptions, 'clock' | 'notifier'> = {},
+): Promise<TestApp> {
   const database = options.database ?? (await createTestDatabase());
   const config = loadConfig({
     NODE_ENV: 'test',
@@ -66,6 +68,8 @@ export async function startTestApp(options: { env?: Record<string, string>; data
   const { logs, stream } = captureLogs();
   const printed: string[] = [];
   const app = await buildApp(config, {
+    clock: options.clock,
+    notifier: options.notifier,
     log: createLogger({ level: config.logLevel, destination: stream }),
     print: (text) => printed.push(text),
   });
