@@ -56,7 +56,7 @@ export async function buildApp(config: Config, options: AppOptions = {}) {
     claimsExtension: (session) => tenantClaims.claimsFor(session),
   });
   const revocations = createRevocationList({ db: db.prisma, clock });
-  const services = createServices({ config, db, events, clock, startedAt, version, provider: engine.provider, revocations, tenantClaims });
+  const services = createServices({ config, db, events, clock, startedAt, version, provider: engine.provider, revocations, tenantClaims, notifier, log });
   const resolveViewer = createViewerResolver({
     verifier: createTokenVerifier({
       issuer: config.auth.jwt.issuer,

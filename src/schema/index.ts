@@ -4,6 +4,7 @@ import './auth.js';
 import './auth-flows.js';
 import './auth-settings.js';
 import './health.js';
+import './invitation.js';
 import './realm.js';
 import './role.js';
 import './session.js';

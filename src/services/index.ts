@@ -3,6 +3,8 @@ import type { Database } from '../db/client.js';
 import type { EventStore } from '../events/store.js';
 import type { RevocationList } from '../auth/revocation.js';
 import type { IdentityProvider } from '../identity/provider.js';
+import type { Notifier } from '../identity/notifier.js';
+import type { Logger } from '../log.js';
 import { createAccessService } from './access.js';
 import { createAuthService } from './auth.js';
 import { createHealthService } from './health.js';
@@ -10,6 +12,8 @@ import { createRateLimit } from './rate-limits.js';
 import type { TenantClaims } from './tenant-claims.js';
 import { createUserMirror } from './user-mirror.js';
 import { createRealmService } from './realms.js';
+import { createInvitationService } from './invitations.js';
+import { viaProvider } from './provider-errors.js';
 
 export interface ServiceDeps {
   config: Config;
@@ -21,9 +25,12 @@ export interface ServiceDeps {
   provider: IdentityProvider;
   revocations: RevocationList;
   tenantClaims: TenantClaims;
+  /** Email and SMS delivery for what the realm layer sends (invitations). */
+  notifier: Notifier;
+  log: Logger;
 }
 
-export function createServices({ config, db, events, clock, startedAt, version, provider, revocations, tenantClaims }: ServiceDeps) {
+export function createServices({ config, db, events, clock, startedAt, version, provider, revocations, tenantClaims, notifier, log }: ServiceDeps) {
   const mirror = createUserMirror({ db: db.prisma, events });
   const limit = (name: string, points: number) => createRateLimit(db.prisma, { name, points, durationSeconds: 300 });
   const { rateLimits } = config.auth;
@@ -51,6 +58,16 @@ export function createServices({ config, db, events, clock, startedAt, version, 
     access: createAccessService({ db: db.prisma }),
     mirror,
     realms: createRealmService({ db: db.prisma, events, defaultRealm: config.defaultRealm }),
+    invitations: createInvitationService({
+      db: db.prisma,
+      events,
+      access: createAccessService({ db: db.prisma }),
+      providerUser: (caller) => viaProvider(() => provider.getUser(caller.accessToken)),
+      notifier,
+      siteUrl: config.auth.siteUrl,
+      clock,
+      log,
+    }),
     health: createHealthService({ ping: (ms) => db.ping(ms), clock, startedAt, version }),
   };
 }
