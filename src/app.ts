@@ -62,7 +62,7 @@ export async function buildApp(config: Config, options: AppOptions = {}) {
   });
   const revocations = createRevocationList({ db: db.prisma, clock });
   const domainVerifier = options.domainVerifier ?? createDomainVerifier();
-  const services = createServices({ config, db, events, clock, startedAt, version, provider: engine.provider, revocations, tenantClaims, domainVerifier });
+  const services = createServices({ config, db, events, clock, startedAt, version, provider: engine.provider, revocations, tenantClaims, domainVerifier, notifier, log });
   const resolveViewer = createViewerResolver({
     verifier: createTokenVerifier({
       issuer: config.auth.jwt.issuer,

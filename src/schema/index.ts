@@ -7,6 +7,7 @@ import './domain.js';
 import './health.js';
 import './membership.js';
 import './otp.js';
+import './invitation.js';
 import './realm.js';
 import './role.js';
 import './session.js';

@@ -1,4 +1,3 @@
-import { randomBytes } from 'node:crypto';
 import { z } from 'zod';
 import { AppError, assertThat } from '../errors.js';
 import type { EventStore, Tx } from '../events/store.js';
@@ -9,6 +8,7 @@ import type { DomainVerifier } from './domain-verifier.js';
 import { fields, parseInput } from './input.js';
 import { lockFor } from './locks.js';
 import type { RealmService } from './realms.js';
+import { randomUrlToken } from '../crypto.js';
 
 export interface DomainServiceDeps {
   db: PrismaClient;
@@ -71,7 +71,7 @@ export function createDomainService({ db, events, access, realms, clock, verifie
           return { domain: updated };
         }
         // Public by design (it is published in DNS or on the web): random so no one else can pre-publish it.
-        const challenge = randomBytes(32).toString('base64url');
+        const challenge = randomUrlToken();
         const created = await tx.domain.create({ data: { tenantId, domain, method, challenge, claimedById: viewer.userId } });
         await events.appendEvent(tx, { ...event, aggregateId: created.id, type: 'domain.claimed', payload: { domain, method } });
         return { domain: created };

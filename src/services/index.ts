@@ -3,6 +3,8 @@ import type { Database } from '../db/client.js';
 import type { EventStore } from '../events/store.js';
 import type { RevocationList } from '../auth/revocation.js';
 import type { IdentityProvider } from '../identity/provider.js';
+import type { Notifier } from '../identity/notifier.js';
+import type { Logger } from '../log.js';
 import { createAccessService } from './access.js';
 import { createAuthService } from './auth.js';
 import type { DomainVerifier } from './domain-verifier.js';
@@ -17,6 +19,8 @@ import { createMemberService } from './members.js';
 import { createRoleService } from './roles.js';
 import { createTenantService } from './tenants.js';
 import { createProvisioning } from './provisioning.js';
+import { createInvitationService } from './invitations.js';
+import { viaProvider } from './provider-errors.js';
 
 export interface ServiceDeps {
   config: Config;
@@ -30,9 +34,12 @@ export interface ServiceDeps {
   tenantClaims: TenantClaims;
   /** How domain ownership is checked (DNS, HTTPS). */
   domainVerifier: DomainVerifier;
+  /** Email and SMS delivery for what the realm layer sends (invitations). */
+  notifier: Notifier;
+  log: Logger;
 }
 
-export function createServices({ config, db, events, clock, startedAt, version, provider, revocations, tenantClaims, domainVerifier }: ServiceDeps) {
+export function createServices({ config, db, events, clock, startedAt, version, provider, revocations, tenantClaims, domainVerifier, notifier, log }: ServiceDeps) {
   const access = createAccessService({ db: db.prisma });
   const realms = createRealmService({ db: db.prisma, events, defaultRealm: config.defaultRealm });
   const mirror = createUserMirror({ db: db.prisma, events });
@@ -69,6 +76,16 @@ export function createServices({ config, db, events, clock, startedAt, version, 
     roles: createRoleService(realmDeps),
     otp: createOtpService({ db: db.prisma, events, access, clock, keyEncryptionKey: config.auth.keyEncryptionKey }),
     domains: createDomainService({ db: db.prisma, events, access, realms, clock, verifier: domainVerifier }),
+    invitations: createInvitationService({
+      db: db.prisma,
+      events,
+      access,
+      providerUser: (caller) => viaProvider(() => provider.getUser(caller.accessToken)),
+      notifier,
+      siteUrl: config.auth.siteUrl,
+      clock,
+      log,
+    }),
     health: createHealthService({ ping: (ms) => db.ping(ms), clock, startedAt, version }),
   };
 }

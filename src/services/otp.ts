@@ -1,4 +1,4 @@
-import { createHmac, randomBytes, randomInt, timingSafeEqual } from 'node:crypto';
+import { createHmac, randomBytes, timingSafeEqual } from 'node:crypto';
 import { z } from 'zod';
 import { AppError, assertThat } from '../errors.js';
 import type { EventStore } from '../events/store.js';
@@ -7,6 +7,7 @@ import type { AccessService } from './access.js';
 import { type Caller, eventMetadata, requireViewer } from './caller.js';
 import { fields, parseInput } from './input.js';
 import { lockFor } from './locks.js';
+import { numericOtp } from '../crypto.js';
 
 export interface OtpServiceDeps {
   db: PrismaClient;
@@ -133,9 +134,7 @@ export function createOtpService({ db, events, access, clock, keyEncryptionKey }
       const { tenantId, subjectRef, purpose, ttlSeconds, digits, maxAttempts } = parseInput(issueSchema, input);
       checkTarget({ subjectRef, purpose });
       const { viewer, tenant } = await access.tenantAccess(caller, tenantId, 'otp:issue');
-      const value = randomInt(0, 10 ** digits)
-        .toString()
-        .padStart(digits, '0');
+      const value = numericOtp(digits);
       const target = { tenantId, subjectRef, purpose };
       const otp = await db.$transaction(async (tx) => {
         // Concurrent issues for one target must not both stay open.

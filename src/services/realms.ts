@@ -1,4 +1,4 @@
-import { randomBytes } from 'node:crypto';
+import { randomUrlToken } from '../crypto.js';
 import type { Prisma, PrismaClient } from '../generated/prisma/client.js';
 import type { EventStore } from '../events/store.js';
 import { assertThat } from '../errors.js';
@@ -77,7 +77,7 @@ export function createRealmService({ db, events, defaultRealm }: RealmServiceDep
         select: { id: true, _count: { select: { memberships: true } } },
       });
       if (tenant._count.memberships > 0) return null;
-      const password = randomBytes(18).toString('base64url');
+      const password = randomUrlToken(18);
       let user;
       try {
         user = await provider.admin.createUser({ email, password, email_confirm: true, user_metadata: { name: 'Realm administrator' } });

@@ -1,7 +1,7 @@
 import { Writable } from 'node:stream';
 import type { TypedDocumentNode } from '@graphql-typed-document-node/core';
 import { type ExecutionResult, print } from 'graphql';
-import { type App, buildApp } from '../../src/app.js';
+import { type App, type AppOptions, buildApp } from '../../src/app.js';
 import { loadConfig } from '../../src/config.js';
 import { createLogger } from '../../src/log.js';
 import type { DomainVerifier } from '../../src/services/domain-verifier.js';
@@ -50,7 +50,7 @@ export interface TestApp {
 }
 
 export async function startTestApp(
-  options: { env?: Record<string, string>; database?: TestDatabase; domainVerifier?: DomainVerifier } = {},
+  options: { env?: Record<string, string>; database?: TestDatabase } & Pick<AppOptions, 'clock' | 'notifier' | 'domainVerifier'> = {},
 ): Promise<TestApp> {
   const database = options.database ?? (await createTestDatabase());
   const config = loadConfig({
@@ -69,6 +69,8 @@ export async function startTestApp(
   const { logs, stream } = captureLogs();
   const printed: string[] = [];
   const app = await buildApp(config, {
+    clock: options.clock,
+    notifier: options.notifier,
     log: createLogger({ level: config.logLevel, destination: stream }),
     print: (text) => printed.push(text),
     domainVerifier: options.domainVerifier,

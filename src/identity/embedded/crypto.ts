@@ -1,25 +1,7 @@
-import { createCipheriv, createDecipheriv, createHash, randomBytes, randomInt, timingSafeEqual } from 'node:crypto';
-
-export const sha256Hex = (value: string) => createHash('sha256').update(value).digest('hex');
+import { createCipheriv, createDecipheriv, createHash, randomBytes } from 'node:crypto';
 
 /** GoTrue's OTP/link token hash: hex(sha224(emailOrPhone + otp)). */
 export const gotrueTokenHash = (identifier: string, otp: string) => createHash('sha224').update(identifier + otp).digest('hex');
-
-export const randomUrlToken = (bytes = 32) => randomBytes(bytes).toString('base64url');
-
-/** A numeric one-time code of `length` digits, uniformly drawn. */
-export function numericOtp(length: number): string {
-  let out = '';
-  for (let i = 0; i < length; i++) out += randomInt(10).toString();
-  return out;
-}
-
-/** Compares two strings in time independent of where they differ (and of their lengths). */
-export function constantTimeEqual(a: string, b: string): boolean {
-  const ha = createHash('sha256').update(a).digest();
-  const hb = createHash('sha256').update(b).digest();
-  return timingSafeEqual(ha, hb) && a.length === b.length;
-}
 
 export interface SecretBox {
   readonly encrypted: boolean;

@@ -4,7 +4,7 @@ import type { Prisma, PrismaClient } from '../../generated/prisma/client.js';
 import { ProviderError } from '../errors.js';
 import type { AccessTokenResponse, RequestMeta } from '../types.js';
 import type { Accounts } from './accounts.js';
-import { sha256Hex } from './crypto.js';
+import { sha256Hex } from '../../crypto.js';
 import type { SessionManager } from './sessions.js';
 import { mergeMetadata, normalizeEmail } from './users.js';
 

@@ -5,7 +5,8 @@ import type { AuthMfaFactor, PrismaClient } from '../../generated/prisma/client.
 import { ProviderError } from '../errors.js';
 import type { Notifier } from '../notifier.js';
 import type { AccessTokenResponse, RequestMeta } from '../types.js';
-import { constantTimeEqual, numericOtp, type SecretBox, sha256Hex } from './crypto.js';
+import { type SecretBox } from './crypto.js';
+import { constantTimeEqual, numericOtp, sha256Hex } from '../../crypto.js';
 import type { Authenticated, SessionManager } from './sessions.js';
 import { userInclude } from './users.js';
 

@@ -2,7 +2,8 @@ import type { AuthConfig } from '../../config.js';
 import type { Prisma, PrismaClient } from '../../generated/prisma/client.js';
 import { ProviderError } from '../errors.js';
 import type { Notifier } from '../notifier.js';
-import { gotrueTokenHash, numericOtp } from './crypto.js';
+import { gotrueTokenHash } from './crypto.js';
+import { numericOtp } from '../../crypto.js';
 
 type Db = PrismaClient | Prisma.TransactionClient;
 

@@ -1,7 +1,7 @@
 import { createHash, randomUUID } from 'node:crypto';
 import type { PrismaClient } from '../../generated/prisma/client.js';
 import { ProviderError } from '../errors.js';
-import { constantTimeEqual, sha256Hex } from './crypto.js';
+import { constantTimeEqual, sha256Hex } from '../../crypto.js';
 
 export interface PkceChallenge {
   challenge: string;

@@ -3,7 +3,7 @@ import type { AuthConfig } from '../../config.js';
 import type { AuthSession, Prisma, PrismaClient } from '../../generated/prisma/client.js';
 import { ProviderError, providerErrors } from '../errors.js';
 import type { AccessTokenClaims, AccessTokenResponse, AmrEntry, RequestMeta } from '../types.js';
-import { randomUrlToken, sha256Hex } from './crypto.js';
+import { randomUrlToken, sha256Hex } from '../../crypto.js';
 import type { KeyStore } from './keys.js';
 import { isBanned, toUser, type UserRow, userInclude } from './users.js';
 
