@@ -16,6 +16,7 @@ import { createTenantClaims } from './services/tenant-claims.js';
 import { createEmbeddedEngine } from './identity/embedded/engine.js';
 import { createDevNotifier, createSmtpNotifier, type Notifier } from './identity/notifier.js';
 import { authRoutes } from './server/auth-routes.js';
+import { createApiKeyAuthenticator } from './auth/api-key.js';
 import { createViewerResolver } from './auth/context.js';
 import { createRevocationList } from './auth/revocation.js';
 import { createTokenVerifier } from './auth/verify.js';
@@ -56,7 +57,24 @@ export async function buildApp(config: Config, options: AppOptions = {}) {
     claimsExtension: (session) => tenantClaims.claimsFor(session),
   });
   const revocations = createRevocationList({ db: db.prisma, clock });
-  const services = createServices({ config, db, events, clock, startedAt, version, provider: engine.provider, revocations, tenantClaims });
+  const apiKeyAuth = createApiKeyAuthenticator({
+    db: db.prisma,
+    clock,
+    onFlushError: (error) => log.warn({ err: error }, 'api key last_used_at not written; retrying with the next flush'),
+  });
+  const services = createServices({
+    config,
+    db,
+    events,
+    clock,
+    startedAt,
+    version,
+    provider: engine.provider,
+    revocations,
+    tenantClaims,
+    apiKeyAuth,
+    signToken: (claims) => engine.keys.sign(claims),
+  });
   const resolveViewer = createViewerResolver({
     verifier: createTokenVerifier({
       issuer: config.auth.jwt.issuer,
@@ -67,6 +85,7 @@ export async function buildApp(config: Config, options: AppOptions = {}) {
       clock,
     }),
     revocations,
+    apiKeys: apiKeyAuth,
   });
 
   // Until migrations and bootstrap succeed, GraphQL answers 503 and /readyz says why.
@@ -90,7 +109,8 @@ export async function buildApp(config: Config, options: AppOptions = {}) {
         viewer,
         caller: {
           viewer,
-          accessToken: viewer && authorization ? authorization.trim().replace(/^Bearer\s+/i, '') : null,
+          // Provider calls act on a user's session: API keys and their platform tokens have none.
+          accessToken: viewer && !viewer.apiKey && authorization ? authorization.trim().replace(/^Bearer\s+/i, '') : null,
           meta: {
             ip: req?.socket?.remoteAddress ?? null,
             userAgent: initial.request?.headers.get('user-agent') ?? null,
@@ -167,6 +187,8 @@ export async function buildApp(config: Config, options: AppOptions = {}) {
     services,
     identity: engine,
     revocations,
+    /** API-key authentication: its cache and the last_used_at writer (flushLastUsed). */
+    apiKeyAuth,
     /** The viewer an Authorization header stands for (what every request resolves). */
     resolveViewer,
     yoga,
@@ -194,6 +216,7 @@ export async function buildApp(config: Config, options: AppOptions = {}) {
       await ws.close();
       if (http.server.listening) await http.close(config.http.shutdownTimeoutMs);
       await yoga.dispose();
+      await apiKeyAuth.stop().catch((error: unknown) => log.warn({ err: error }, 'api key last_used_at not written at shutdown'));
       await db.close();
     },
   };

@@ -1,9 +1,12 @@
+import type { JWTPayload } from 'jose';
+import type { ApiKeyAuthenticator } from '../auth/api-key.js';
 import type { Config } from '../config.js';
 import type { Database } from '../db/client.js';
 import type { EventStore } from '../events/store.js';
 import type { RevocationList } from '../auth/revocation.js';
 import type { IdentityProvider } from '../identity/provider.js';
 import { createAccessService } from './access.js';
+import { createApiKeyService } from './api-keys.js';
 import { createAuthService } from './auth.js';
 import { createHealthService } from './health.js';
 import { createRateLimit } from './rate-limits.js';
@@ -21,10 +24,14 @@ export interface ServiceDeps {
   provider: IdentityProvider;
   revocations: RevocationList;
   tenantClaims: TenantClaims;
+  apiKeyAuth: ApiKeyAuthenticator;
+  /** Signs tokens with the keys access tokens are verified with (platform tokens of exchangeApiKey). */
+  signToken: (claims: JWTPayload) => Promise<string>;
 }
 
-export function createServices({ config, db, events, clock, startedAt, version, provider, revocations, tenantClaims }: ServiceDeps) {
+export function createServices({ config, db, events, clock, startedAt, version, provider, revocations, tenantClaims, apiKeyAuth, signToken }: ServiceDeps) {
   const mirror = createUserMirror({ db: db.prisma, events });
+  const access = createAccessService({ db: db.prisma });
   const limit = (name: string, points: number) => createRateLimit(db.prisma, { name, points, durationSeconds: 300 });
   const { rateLimits } = config.auth;
   const limits = {
@@ -35,6 +42,7 @@ export function createServices({ config, db, events, clock, startedAt, version, 
     // GraphQL credential operations, per IP and per email/phone/factor.
     credentialsPerIp: limit('gql_credentials_ip', rateLimits.credentialsPerIpPer5Min),
     credentialsPerIdentifier: limit('gql_credentials_id', rateLimits.credentialsPerIdentifierPer5Min),
+    apiKeyExchangePerIp: limit('gql_apikey_exchange_ip', rateLimits.apiKeyExchangePerIpPer5Min),
   };
   return {
     limits,
@@ -48,9 +56,18 @@ export function createServices({ config, db, events, clock, startedAt, version, 
       accessTokenTtlSeconds: config.auth.jwt.exp,
       clock,
     }),
-    access: createAccessService({ db: db.prisma }),
+    access,
     mirror,
     realms: createRealmService({ db: db.prisma, events, defaultRealm: config.defaultRealm }),
+    apiKeys: createApiKeyService({
+      db: db.prisma,
+      events,
+      access,
+      clock,
+      authenticator: apiKeyAuth,
+      platformTokens: { sign: signToken, issuer: config.auth.jwt.issuer, audience: config.auth.jwt.aud },
+      exchangePerIp: limits.apiKeyExchangePerIp,
+    }),
     health: createHealthService({ ping: (ms) => db.ping(ms), clock, startedAt, version }),
   };
 }
