@@ -1,3 +1,6 @@
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
 import { createClient } from 'graphql-ws';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { WebSocket } from 'ws';
@@ -10,6 +13,7 @@ import {
   RevokeApiKeyDocument,
 } from '../generated/graphql.js';
 import { startTestApp, type TestApp } from '../helpers/app.js';
+import { createPostgresDatabase, testDatabaseKind } from '../helpers/database.js';
 import { authClient, claimsOf } from '../helpers/auth.js';
 import { seedMember, seedRole, seedTenant, signUpUser, type SignedIn } from '../helpers/realm.js';
 
@@ -269,6 +273,33 @@ describe('last_used_at', () => {
       expect((await t.app.db.prisma.apiKey.findUniqueOrThrow({ where: { id: apiKey.id } })).lastUsedAt).toBeInstanceOf(Date);
     });
     await authenticator.stop();
+  });
+
+  it('stopping the app writes what is pending', async () => {
+    // A database that outlives the app: a PGlite directory, or a PostgreSQL database dropped at the end.
+    const database =
+      testDatabaseKind === 'postgres'
+        ? await createPostgresDatabase()
+        : { url: `file:${fs.mkdtempSync(path.join(os.tmpdir(), 'idgraph-keys-'))}`, drop: async () => {} };
+    const kept = { url: database.url, drop: async () => {} };
+    try {
+      const first = await startTestApp({ database: kept });
+      const user = await signUpUser(first);
+      const tenant = await seedTenant(first, user.userId);
+      const { body } = await first.execute(CreateApiKeyDocument, { input: { tenantId: tenant.id, displayName: 'm', scopes: ['tenant:read'] } }, user.headers);
+      const { key, apiKey } = body.data!.createApiKey;
+      issued.push(key);
+      await first.execute(ApiKeyViewerDocument, {}, apiKeyHeader(key));
+      await first.close();
+      const second = await startTestApp({ database: kept });
+      try {
+        expect((await second.app.db.prisma.apiKey.findUniqueOrThrow({ where: { id: apiKey.id } })).lastUsedAt).toBeInstanceOf(Date);
+      } finally {
+        await second.close();
+      }
+    } finally {
+      await database.drop();
+    }
   });
 });
 
