@@ -1,6 +1,5 @@
 import autocannon from 'autocannon';
-import pg from 'pg';
-import { fmt, idgraphEnv, machine, redactUrl, startProcess, writeSection } from './lib.js';
+import { createBenchDatabase, fmt, idgraphEnv, machine, redactUrl, runBench, startProcess, writeSection } from './lib.js';
 
 // The same authenticated GraphQL request (viewer plus a permission-checked
 // tenant read) with `Authorization: ApiKey <key>`, with `Bearer <access token>`
@@ -12,23 +11,6 @@ const duration = Number(process.env.BENCH_DURATION ?? 10);
 const rounds = Number(process.env.BENCH_ROUNDS ?? 3);
 const connections = Number(process.env.BENCH_CONNECTIONS ?? 50);
 const serverUrl = process.env.BENCH_DATABASE_URL ?? process.env.TEST_DATABASE_URL ?? process.env.DATABASE_URL;
-
-async function freshDatabase(): Promise<{ url: string; drop(): Promise<void> }> {
-  if (!serverUrl) return { url: 'memory://', drop: async () => {} };
-  const name = `idgraph_bench_${Date.now()}`;
-  const admin = new pg.Client({ connectionString: serverUrl });
-  await admin.connect();
-  await admin.query(`CREATE DATABASE ${name}`);
-  const url = new URL(serverUrl);
-  url.pathname = `/${name}`;
-  return {
-    url: url.toString(),
-    async drop() {
-      await admin.query(`DROP DATABASE IF EXISTS ${name} WITH (FORCE)`);
-      await admin.end();
-    },
-  };
-}
 
 async function graphql<T>(base: string, query: string, variables: Record<string, unknown>, headers: Record<string, string> = {}): Promise<T> {
   const response = await fetch(`${base}/graphql`, {
@@ -42,7 +24,7 @@ async function graphql<T>(base: string, query: string, variables: Record<string,
 }
 
 async function main() {
-  const database = await freshDatabase();
+  const database = serverUrl ? await createBenchDatabase(serverUrl) : { url: 'memory://', drop: async () => {} };
   const server = await startProcess(['src/main.ts'], idgraphEnv(database.url));
   try {
     const base = `http://127.0.0.1:${server.port}`;
@@ -144,14 +126,10 @@ async function main() {
       `bearer req/s ÷ api-key req/s: **${(bearer.rps / apiKey.rps).toFixed(2)}**`,
     ];
     writeSection('realm', lines.join('\n'));
-    console.log(lines.join('\n'));
   } finally {
     await server.stop();
     await database.drop();
   }
 }
 
-main().catch((error: unknown) => {
-  console.error(error);
-  process.exit(1);
-});
+runBench(main);

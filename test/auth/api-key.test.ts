@@ -114,6 +114,18 @@ describe('Authorization: ApiKey', () => {
     const { key } = await createKey(owner, ['tenant:read', 'apikeys:manage']);
     expect((await t.execute(ApiKeysDocument, { tenantId: other.id }, owner.headers)).body.errors).toBeUndefined();
     expect(errorOf((await t.execute(ApiKeysDocument, { tenantId: other.id }, apiKeyHeader(key))).body)?.extensions?.code).toBe('not_found');
+    // Nor does it reveal the owner's other tenants.
+    const memberships = async (headers: Record<string, string>) => {
+      const response = await t.app.yoga.fetch('http://localhost/graphql', {
+        method: 'POST',
+        headers: { 'content-type': 'application/json', ...headers },
+        body: JSON.stringify({ query: '{ viewer { memberships { tenant { id } } } }' }),
+      });
+      const body = (await response.json()) as { data: { viewer: { memberships: Array<{ tenant: { id: string } }> } } };
+      return body.data.viewer.memberships.map((m) => m.tenant.id);
+    };
+    expect(await memberships(owner.headers)).toEqual(expect.arrayContaining([tenantId, other.id]));
+    expect(await memberships(apiKeyHeader(key))).toEqual([tenantId]);
   });
 
   it('malformed header, unknown prefix and wrong secret: unauthenticated with one message (401)', async () => {
