@@ -111,7 +111,7 @@ async function main() {
       '## Machine callers: API key against access token',
       '',
       'Run with `npm run bench:realm` (PostgreSQL when `BENCH_DATABASE_URL`, `TEST_DATABASE_URL` or `DATABASE_URL` is set, else',
-      `in-memory PGlite; \`BENCH_DURATION\`, \`BENCH_CONNECTIONS\`). \`${query}\` as the bootstrap admin in its tenant,`,
+      `in-memory PGlite; \`BENCH_DURATION\`, \`BENCH_ROUNDS\`, \`BENCH_CONNECTIONS\`). \`${query}\` as the bootstrap admin in its tenant,`,
       `${connections} connections; ${rounds} rounds of ${duration} s per caller in rotating order after a 2 s warm-up, figures are`,
       'the means over the rounds. All three callers get byte-identical answers.',
       'The key row is cached for 5 s (`API_KEY_CACHE_MS`), so a warm API-key request skips the lookup a Bearer',
