@@ -1,6 +1,6 @@
 import { hash, verify } from '@node-rs/argon2';
 import autocannon from 'autocannon';
-import { fmt, idgraphEnv, machine, redactUrl, startProcess, writeSection } from './lib.js';
+import { fmt, idgraphEnv, machine, redactUrl, runBench, startProcess, writeSection } from './lib.js';
 
 // Password sign-ins and refreshes per second against /auth/v1, driven by
 // autocannon on loopback against the real server in its own process. Sign-in is
@@ -115,10 +115,6 @@ async function main() {
     ),
   ];
   writeSection('auth', lines.join('\n'));
-  console.log(lines.join('\n'));
 }
 
-main().catch((error: unknown) => {
-  console.error(error);
-  process.exit(1);
-});
+runBench(main);

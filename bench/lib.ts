@@ -3,6 +3,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
+import pg from 'pg';
 
 export const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 const tsx = path.join(root, 'node_modules/.bin/tsx');
@@ -58,7 +59,7 @@ export const redactUrl = (url: string) => url.replace(/\/\/[^@]*@/, '//***@');
 
 export const fmt = (n: number) => (n >= 100 ? Math.round(n).toString() : n.toFixed(1));
 
-/** Replaces (or appends) one named section of bench/README.md, so each benchmark keeps its latest figures. */
+/** Replaces (or appends) one named section of bench/README.md, so each benchmark keeps its latest figures, and prints it. */
 export function writeSection(name: string, markdown: string) {
   const file = path.join(root, 'bench/README.md');
   const begin = `<!-- bench:${name} -->`;
@@ -69,4 +70,30 @@ export function writeSection(name: string, markdown: string) {
   const stop = text.indexOf(end);
   text = start >= 0 && stop > start ? text.slice(0, start) + block + text.slice(stop + end.length) : `${text.trimEnd()}\n\n${block}\n`;
   fs.writeFileSync(file, text);
+  console.log(markdown);
+}
+
+/** A new, empty database on a PostgreSQL server (a fresh first start: bootstrap output included), dropped by drop(). */
+export async function createBenchDatabase(serverUrl: string): Promise<{ url: string; drop(): Promise<void> }> {
+  const name = `idgraph_bench_${Date.now()}`;
+  const admin = new pg.Client({ connectionString: serverUrl });
+  await admin.connect();
+  await admin.query(`CREATE DATABASE ${name}`);
+  const url = new URL(serverUrl);
+  url.pathname = `/${name}`;
+  return {
+    url: url.toString(),
+    async drop() {
+      await admin.query(`DROP DATABASE IF EXISTS ${name} WITH (FORCE)`);
+      await admin.end();
+    },
+  };
+}
+
+/** Runs a benchmark's main; a failure prints and exits 1. */
+export function runBench(main: () => Promise<void>) {
+  main().catch((error: unknown) => {
+    console.error(error);
+    process.exit(1);
+  });
 }

@@ -2,7 +2,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import autocannon from 'autocannon';
-import { fmt, idgraphEnv, machine, redactUrl, startProcess, writeSection } from './lib.js';
+import { fmt, idgraphEnv, machine, redactUrl, runBench, startProcess, writeSection } from './lib.js';
 
 // Drives the real server on loopback with autocannon and compares it with a bare
 // node:http server answering the same bytes in the same run. Writes bench/README.md.
@@ -73,10 +73,6 @@ async function main() {
     ),
   ];
   writeSection('graphql', lines.join('\n'));
-  console.log(lines.join('\n'));
 }
 
-main().catch((error: unknown) => {
-  console.error(error);
-  process.exit(1);
-});
+runBench(main);

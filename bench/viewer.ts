@@ -1,6 +1,6 @@
 import autocannon from 'autocannon';
 import pg from 'pg';
-import { fmt, idgraphEnv, machine, redactUrl, startProcess, writeSection } from './lib.js';
+import { createBenchDatabase, fmt, idgraphEnv, machine, redactUrl, runBench, startProcess, writeSection } from './lib.js';
 
 // Authenticated `viewer { user memberships { tenant role } }` under autocannon
 // (50 connections), against a bare node:http + jose + pg reference doing the
@@ -15,13 +15,8 @@ const query = '{ viewer { user { id email } memberships { tenant { id displayNam
 
 async function main() {
   if (!adminUrl) throw new Error('bench/viewer.ts needs PostgreSQL: set BENCH_DATABASE_URL or TEST_DATABASE_URL');
-  const name = `idgraph_bench_${Date.now()}`;
-  const admin = new pg.Client({ connectionString: adminUrl });
-  await admin.connect();
-  await admin.query(`CREATE DATABASE ${name}`);
-  const url = new URL(adminUrl);
-  url.pathname = `/${name}`;
-  const databaseUrl = url.toString();
+  const database = await createBenchDatabase(adminUrl);
+  const databaseUrl = database.url;
   const server = await startProcess(['src/main.ts'], idgraphEnv(databaseUrl));
   try {
     const anon = /anon key:\s+(\S+)/.exec(server.output())![1]!;
@@ -94,15 +89,10 @@ async function main() {
       `idgraph / bare: **${(idgraph.requests.average / reference.requests.average).toFixed(2)}**`,
     ];
     writeSection('viewer', lines.join('\n'));
-    console.log(lines.join('\n'));
   } finally {
     await server.stop();
-    await admin.query(`DROP DATABASE IF EXISTS ${name} WITH (FORCE)`);
-    await admin.end();
+    await database.drop();
   }
 }
 
-main().catch((error: unknown) => {
-  console.error(error);
-  process.exit(1);
-});
+runBench(main);

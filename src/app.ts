@@ -17,6 +17,7 @@ import { createDomainVerifier, type DomainVerifier } from './services/domain-ver
 import { createEmbeddedEngine } from './identity/embedded/engine.js';
 import { createDevNotifier, createSmtpNotifier, type Notifier } from './identity/notifier.js';
 import { authRoutes } from './server/auth-routes.js';
+import { createApiKeyAuthenticator } from './auth/api-key.js';
 import { createViewerResolver } from './auth/context.js';
 import { createRevocationList } from './auth/revocation.js';
 import { createTokenVerifier } from './auth/verify.js';
@@ -62,7 +63,27 @@ export async function buildApp(config: Config, options: AppOptions = {}) {
   });
   const revocations = createRevocationList({ db: db.prisma, clock });
   const domainVerifier = options.domainVerifier ?? createDomainVerifier();
-  const services = createServices({ config, db, events, clock, startedAt, version, provider: engine.provider, revocations, tenantClaims, domainVerifier, notifier, log });
+  const apiKeyAuth = createApiKeyAuthenticator({
+    db: db.prisma,
+    clock,
+    onFlushError: (error) => log.warn({ err: error }, 'api key last_used_at not written; retrying with the next flush'),
+  });
+  const services = createServices({
+    config,
+    db,
+    events,
+    clock,
+    startedAt,
+    version,
+    provider: engine.provider,
+    revocations,
+    tenantClaims,
+    domainVerifier,
+    notifier,
+    log,
+    apiKeyAuth,
+    signToken: (claims) => engine.keys.sign(claims),
+  });
   const resolveViewer = createViewerResolver({
     verifier: createTokenVerifier({
       issuer: config.auth.jwt.issuer,
@@ -73,6 +94,7 @@ export async function buildApp(config: Config, options: AppOptions = {}) {
       clock,
     }),
     revocations,
+    apiKeys: apiKeyAuth,
   });
 
   // Until migrations and bootstrap succeed, GraphQL answers 503 and /readyz says why.
@@ -96,7 +118,8 @@ export async function buildApp(config: Config, options: AppOptions = {}) {
         viewer,
         caller: {
           viewer,
-          accessToken: viewer && authorization ? authorization.trim().replace(/^Bearer\s+/i, '') : null,
+          // Provider calls act on a user's session: API keys and their platform tokens have none.
+          accessToken: viewer && !viewer.apiKey && authorization ? authorization.trim().replace(/^Bearer\s+/i, '') : null,
           meta: {
             ip: req?.socket?.remoteAddress ?? null,
             userAgent: initial.request?.headers.get('user-agent') ?? null,
@@ -173,6 +196,8 @@ export async function buildApp(config: Config, options: AppOptions = {}) {
     services,
     identity: engine,
     revocations,
+    /** API-key authentication: its cache and the last_used_at writer (flushLastUsed). */
+    apiKeyAuth,
     /** The viewer an Authorization header stands for (what every request resolves). */
     resolveViewer,
     yoga,
@@ -200,6 +225,7 @@ export async function buildApp(config: Config, options: AppOptions = {}) {
       await ws.close();
       if (http.server.listening) await http.close(config.http.shutdownTimeoutMs);
       await yoga.dispose();
+      await apiKeyAuth.stop().catch((error: unknown) => log.warn({ err: error }, 'api key last_used_at not written at shutdown'));
       await db.close();
     },
   };

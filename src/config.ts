@@ -64,6 +64,7 @@ const envSchema = z
     AUTH_RATE_LIMIT_TOKEN: z.coerce.number().int().min(0).default(150),
     AUTH_RATE_LIMIT_CREDENTIALS_PER_IP: z.coerce.number().int().min(0).default(60),
     AUTH_RATE_LIMIT_CREDENTIALS_PER_IDENTIFIER: z.coerce.number().int().min(0).default(10),
+    AUTH_RATE_LIMIT_API_KEY_EXCHANGE: z.coerce.number().int().min(0).default(300),
     AUTH_KEY_ENCRYPTION_KEY: z
       .string()
       .refine((v) => Buffer.from(v, 'base64').length === 32, { message: 'must be 32 bytes, base64-encoded (openssl rand -base64 32)' })
@@ -172,7 +173,14 @@ export interface AuthConfig {
   updatePasswordRequireReauthentication: boolean;
   otp: { emailExpSeconds: number; smsExpSeconds: number; length: number; maxFrequencySeconds: number };
   mfa: { challengeExpirySeconds: number; maxFactors: number };
-  rateLimits: { otpPer5Min: number; verifyPer5Min: number; tokenPer5Min: number; credentialsPerIpPer5Min: number; credentialsPerIdentifierPer5Min: number };
+  rateLimits: {
+    otpPer5Min: number;
+    verifyPer5Min: number;
+    tokenPer5Min: number;
+    credentialsPerIpPer5Min: number;
+    credentialsPerIdentifierPer5Min: number;
+    apiKeyExchangePerIpPer5Min: number;
+  };
   /** 32-byte key; null = keys and TOTP secrets stored in plain text (embedded dev mode only). */
   keyEncryptionKey: Buffer | null;
   anonKey: string | null;
@@ -249,6 +257,7 @@ export function loadConfig(source: Record<string, string | undefined> = process.
       tokenPer5Min: env.AUTH_RATE_LIMIT_TOKEN,
       credentialsPerIpPer5Min: env.AUTH_RATE_LIMIT_CREDENTIALS_PER_IP,
       credentialsPerIdentifierPer5Min: env.AUTH_RATE_LIMIT_CREDENTIALS_PER_IDENTIFIER,
+      apiKeyExchangePerIpPer5Min: env.AUTH_RATE_LIMIT_API_KEY_EXCHANGE,
     },
     keyEncryptionKey: env.AUTH_KEY_ENCRYPTION_KEY ? Buffer.from(env.AUTH_KEY_ENCRYPTION_KEY, 'base64') : null,
     anonKey: env.AUTH_ANON_KEY ?? null,

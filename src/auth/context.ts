@@ -1,19 +1,34 @@
 import { AppError } from '../errors.js';
+import type { ApiKeyAuthenticator, PlatformTokenClaims } from './api-key.js';
 import type { RevocationList } from './revocation.js';
 import type { TokenVerifier } from './verify.js';
 import type { Viewer } from './viewer.js';
 
 /**
- * Who is calling: from `Authorization: Bearer <token>` on HTTP/SSE, or
- * `connectionParams.authorization` on graphql-ws. No header is an anonymous
- * caller; a header that does not verify is an error with its taxonomy code.
+ * Who is calling: from `Authorization: Bearer <token>` or `ApiKey <key>` on
+ * HTTP/SSE, or `connectionParams.authorization` on graphql-ws. No header is an
+ * anonymous caller; a header that does not verify is an error with its taxonomy code.
  */
-export function createViewerResolver({ verifier, revocations }: { verifier: TokenVerifier; revocations: RevocationList }) {
+export function createViewerResolver({
+  verifier,
+  revocations,
+  apiKeys,
+}: {
+  verifier: TokenVerifier;
+  revocations: RevocationList;
+  apiKeys: ApiKeyAuthenticator;
+}) {
   return async function resolveViewer(authorization: string | null | undefined): Promise<Viewer | null> {
     if (!authorization) return null;
-    const match = /^Bearer\s+(\S+)$/i.exec(authorization.trim());
-    if (!match) throw new AppError('malformed', 'The Authorization header must be "Bearer <access token>".');
+    const header = authorization.trim();
+    const apiKey = /^ApiKey(?:\s+(.*))?$/i.exec(header);
+    if (apiKey) return apiKeys.authenticate(apiKey[1] ?? '');
+    const match = /^Bearer\s+(\S+)$/i.exec(header);
+    if (!match) throw new AppError('malformed', 'The Authorization header must be "Bearer <access token>" or "ApiKey <key>".');
     const claims = await verifier.verify(match[1]!);
+    // A platform token lives and dies with the API key it was exchanged for.
+    const platform = claims as typeof claims & PlatformTokenClaims;
+    if (platform.api_key_id !== undefined) return apiKeys.authenticateToken(platform);
     const state = await revocations.accessState(claims);
     if (state.revoked) throw new AppError('token_revoked');
     // Suspension and deactivation take effect on the user's next request.

@@ -1,5 +1,6 @@
 import { printSubgraphSchema } from '@apollo/subgraph';
 import { builder } from './builder.js';
+import './api-key.js';
 import './auth.js';
 import './auth-flows.js';
 import './auth-settings.js';

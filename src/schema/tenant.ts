@@ -24,11 +24,8 @@ export const TenantRef = builder.prismaObject('Tenant', {
 
 builder.asEntity(TenantRef, {
   key: builder.selection<{ id: string }>('id'),
-  // Entity references resolve only for callers who may see the tenant.
-  resolveReference: (tenant, ctx) =>
-    ctx.viewer
-      ? ctx.prisma.tenant.findFirst({ where: { id: tenant.id, deletedAt: null, memberships: { some: { userId: ctx.viewer.userId } } } })
-      : null,
+  // Entity references resolve only for callers who may read the tenant (null otherwise, as for a missing entity).
+  resolveReference: (tenant, ctx) => ctx.services.tenants.reference(ctx.caller, tenant.id),
 });
 
 const TenantFilter = builder.inputType('TenantFilter', {

@@ -32,9 +32,13 @@ const ViewerRef = builder.objectRef<NonNullable<import('../auth/viewer.js').View
     role: t.exposeString('tenantRole', { nullable: true, description: 'The viewer’s role in the active tenant (tenant_role).' }),
     memberships: t.prismaField({
       type: ['Membership'],
-      description: 'The tenants the viewer belongs to, with their role in each.',
+      description: 'The tenants the viewer belongs to, with their role in each (an API key sees only its own tenant).',
       resolve: (query, viewer, _args, ctx) =>
-        ctx.prisma.membership.findMany({ ...query, where: { userId: viewer.userId, tenant: { deletedAt: null } }, orderBy: { createdAt: 'asc' } }),
+        ctx.prisma.membership.findMany({
+          ...query,
+          where: { userId: viewer.userId, tenant: { deletedAt: null }, ...(viewer.apiKey ? { tenantId: viewer.apiKey.tenantId } : {}) },
+          orderBy: { createdAt: 'asc' },
+        }),
     }),
     sessions: t.field({
       type: [SessionRef],

@@ -1,3 +1,5 @@
+import type { JWTPayload } from 'jose';
+import type { ApiKeyAuthenticator } from '../auth/api-key.js';
 import type { Config } from '../config.js';
 import type { Database } from '../db/client.js';
 import type { EventStore } from '../events/store.js';
@@ -6,6 +8,7 @@ import type { IdentityProvider } from '../identity/provider.js';
 import type { Notifier } from '../identity/notifier.js';
 import type { Logger } from '../log.js';
 import { createAccessService } from './access.js';
+import { createApiKeyService } from './api-keys.js';
 import { createAuthService } from './auth.js';
 import type { DomainVerifier } from './domain-verifier.js';
 import { createDomainService } from './domains.js';
@@ -37,12 +40,16 @@ export interface ServiceDeps {
   /** Email and SMS delivery for what the realm layer sends (invitations). */
   notifier: Notifier;
   log: Logger;
+  apiKeyAuth: ApiKeyAuthenticator;
+  /** Signs tokens with the keys access tokens are verified with (platform tokens of exchangeApiKey). */
+  signToken: (claims: JWTPayload) => Promise<string>;
 }
 
-export function createServices({ config, db, events, clock, startedAt, version, provider, revocations, tenantClaims, domainVerifier, notifier, log }: ServiceDeps) {
-  const access = createAccessService({ db: db.prisma });
+export function createServices(deps: ServiceDeps) {
+  const { config, db, events, clock, startedAt, version, provider, revocations, tenantClaims, domainVerifier, notifier, log, apiKeyAuth, signToken } = deps;
   const realms = createRealmService({ db: db.prisma, events, defaultRealm: config.defaultRealm });
   const mirror = createUserMirror({ db: db.prisma, events });
+  const access = createAccessService({ db: db.prisma });
   const limit = (name: string, points: number) => createRateLimit(db.prisma, { name, points, durationSeconds: 300 });
   const { rateLimits } = config.auth;
   const limits = {
@@ -53,6 +60,7 @@ export function createServices({ config, db, events, clock, startedAt, version, 
     // GraphQL credential operations, per IP and per email/phone/factor.
     credentialsPerIp: limit('gql_credentials_ip', rateLimits.credentialsPerIpPer5Min),
     credentialsPerIdentifier: limit('gql_credentials_id', rateLimits.credentialsPerIdentifierPer5Min),
+    apiKeyExchangePerIp: limit('gql_apikey_exchange_ip', rateLimits.apiKeyExchangePerIpPer5Min),
   };
   const realmDeps = { db: db.prisma, events, access, realms };
   return {
@@ -72,7 +80,7 @@ export function createServices({ config, db, events, clock, startedAt, version, 
     mirror,
     realms,
     tenants: createTenantService({ ...realmDeps, clock }),
-    members: createMemberService({ ...realmDeps, provider }),
+    members: createMemberService({ ...realmDeps, provider, apiKeyCache: apiKeyAuth }),
     roles: createRoleService(realmDeps),
     otp: createOtpService({ db: db.prisma, events, access, clock, keyEncryptionKey: config.auth.keyEncryptionKey }),
     domains: createDomainService({ db: db.prisma, events, access, realms, clock, verifier: domainVerifier }),
@@ -85,6 +93,15 @@ export function createServices({ config, db, events, clock, startedAt, version, 
       siteUrl: config.auth.siteUrl,
       clock,
       log,
+    }),
+    apiKeys: createApiKeyService({
+      db: db.prisma,
+      events,
+      access,
+      clock,
+      authenticator: apiKeyAuth,
+      platformTokens: { sign: signToken, issuer: config.auth.jwt.issuer, audience: config.auth.jwt.aud },
+      exchangePerIp: limits.apiKeyExchangePerIp,
     }),
     health: createHealthService({ ping: (ms) => db.ping(ms), clock, startedAt, version }),
   };

@@ -15,6 +15,8 @@ export interface MemberServiceDeps {
   access: AccessService;
   realms: RealmService;
   provider: IdentityProvider;
+  /** Cached API-key state includes the owner's status: a change must reach it at once. */
+  apiKeyCache: { forgetAll(): void };
 }
 
 const memberInput = z.object({ tenantId: fields.uuid, userId: fields.uuid });
@@ -24,7 +26,7 @@ const statusInput = z.object({ userId: fields.uuid, status: z.enum(['active', 's
 // A ban the provider keeps until it is lifted (GoTrue's ban_duration): no sign-in, no refresh.
 const INDEFINITE_BAN = '876000h';
 
-export function createMemberService({ db, events, access, realms, provider }: MemberServiceDeps) {
+export function createMemberService({ db, events, access, realms, provider, apiKeyCache }: MemberServiceDeps) {
   /**
    * Serialises owner changes of one tenant (row lock), then refuses to leave it
    * without an owner: two concurrent demotions of its last two owners cannot both pass.
@@ -135,6 +137,7 @@ export function createMemberService({ db, events, access, realms, provider }: Me
         }
         return updated;
       });
+      apiKeyCache.forgetAll();
       await viaProvider(() => provider.admin.updateUser(data.userId, { ban_duration: data.status === 'active' ? 'none' : INDEFINITE_BAN }));
       return user;
     },

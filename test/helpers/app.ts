@@ -64,6 +64,7 @@ export async function startTestApp(
     AUTH_MAX_FREQUENCY: '0',
     AUTH_RATE_LIMIT_CREDENTIALS_PER_IP: '0',
     AUTH_RATE_LIMIT_CREDENTIALS_PER_IDENTIFIER: '0',
+    AUTH_RATE_LIMIT_API_KEY_EXCHANGE: '0',
     ...options.env,
   });
   const { logs, stream } = captureLogs();

@@ -198,3 +198,22 @@ describe('transferTenantOwnership', () => {
     expect(await realmFootprint(t)).toEqual(before);
   });
 });
+
+describe('Tenant entity (federation)', () => {
+  it('resolves for callers who may read the tenant, and is null for anyone else', async () => {
+    const tenant = await create(ann, { displayName: 'Federated' });
+    const query = `query($reps: [_Any!]!) { _entities(representations: $reps) { ... on Tenant { id displayName } } }`;
+    const ask = async (headers?: Record<string, string>) => {
+      const res = await t.app.yoga.fetch('http://localhost/graphql', {
+        method: 'POST',
+        headers: { 'content-type': 'application/json', ...headers },
+        body: JSON.stringify({ query, variables: { reps: [{ __typename: 'Tenant', id: tenant.id }] } }),
+      });
+      return ((await res.json()) as { data: { _entities: unknown[] } }).data._entities[0];
+    };
+    expect(await ask(ann.headers)).toEqual({ id: tenant.id, displayName: 'Federated' });
+    expect(await ask(admin.headers)).toEqual({ id: tenant.id, displayName: 'Federated' });
+    expect(await ask(bob.headers)).toBeNull();
+    expect(await ask()).toBeNull();
+  });
+});
