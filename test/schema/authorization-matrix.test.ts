@@ -1,0 +1,293 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { builtinPermissions } from '../../src/services/permissions.js';
+import { startTestApp, type TestApp } from '../helpers/app.js';
+import { realmFootprint, seedMember, seedRole, signInRealmAdmin, signUpUser, type SignedIn } from '../helpers/realm.js';
+
+// For every realm-management operation: the allowed caller succeeds, and each
+// of anonymous, a member of another tenant, a member without the permission, a
+// suspended user, an API key without the scope and an API key whose owner lost
+// the permission is refused with its code, with nothing written.
+
+type Headers = Record<string, string> | undefined;
+type Vars = Record<string, unknown>;
+
+let t: TestApp;
+let owner: SignedIn;
+let admin: SignedIn;
+let bare: SignedIn; // member of the tenant with a role granting nothing
+let outsider: SignedIn; // owner of another tenant
+let suspended: SignedIn; // held every permission, then was suspended
+let demoted: SignedIn; // created a full key, then lost every permission
+let target: SignedIn; // someone the operations act on
+let tenantId: string;
+let keyWithoutScope: string;
+let keyOfDemotedOwner: string;
+
+async function gql(query: string, variables: Vars, headers: Headers) {
+  const res = await t.app.yoga.fetch('http://localhost/graphql', {
+    method: 'POST',
+    headers: { 'content-type': 'application/json', ...headers },
+    body: JSON.stringify({ query, variables }),
+  });
+  return (await res.json()) as { data?: Record<string, unknown> | null; errors?: Array<{ extensions?: { code?: string } }> };
+}
+const apiKey = (key: string) => ({ authorization: `ApiKey ${key}` });
+
+async function createKey(user: SignedIn, scopes: string[]) {
+  const body = await gql(
+    'mutation($input: CreateApiKeyInput!) { createApiKey(input: $input) { key } }',
+    { input: { tenantId, displayName: 'matrix', scopes } },
+    user.headers,
+  );
+  if (!body.data) throw new Error(JSON.stringify(body.errors));
+  return (body.data.createApiKey as { key: string }).key;
+}
+
+beforeAll(async () => {
+  t = await startTestApp({ domainVerifier: { isPublished: async () => true } });
+  admin = await signInRealmAdmin(t);
+  [owner, bare, outsider, suspended, demoted, target] = await Promise.all(Array.from({ length: 6 }, () => signUpUser(t)));
+  await seedRole(t, 'bare', []);
+  await seedRole(t, 'full', [...builtinPermissions]);
+  const created = await gql('mutation { createTenant(input: { displayName: "Matrix" }) { tenant { id } } }', {}, owner.headers);
+  tenantId = (created.data!.createTenant as { tenant: { id: string } }).tenant.id;
+  await gql('mutation { createTenant(input: { displayName: "Elsewhere" }) { tenant { id } } }', {}, outsider.headers);
+  await seedMember(t, tenantId, bare.userId, 'bare');
+  await seedMember(t, tenantId, suspended.userId, 'full');
+  await seedMember(t, tenantId, demoted.userId, 'full');
+  await seedMember(t, tenantId, target.userId, 'bare');
+  // A key scoped to something no operation below needs, and a full key whose owner is then demoted.
+  keyWithoutScope = await createKey(owner, ['tenant:read']);
+  keyOfDemotedOwner = await createKey(demoted, [...builtinPermissions]);
+  await gql(
+    'mutation($input: UpdateMemberRoleInput!) { updateMemberRole(input: $input) { membership { id } } }',
+    { input: { tenantId, userId: demoted.userId, role: 'bare' } },
+    owner.headers,
+  );
+  await gql('mutation($input: UpdateUserStatusInput!) { updateUserStatus(input: $input) { user { id } } }', { input: { userId: suspended.userId, status: 'SUSPENDED' } }, admin.headers);
+});
+afterAll(() => t.close());
+
+interface Operation {
+  name: string;
+  /** The tenant operations need a permission in the tenant; realm ones need it over the realm. */
+  scope: 'tenant' | 'realm';
+  query: string;
+  /** Fresh variables for one round (setting up what the operation acts on). */
+  vars: () => Promise<Vars> | Vars;
+  /** Who succeeds: the tenant's owner, or the realm admin. */
+  allowed: 'owner' | 'admin';
+  /** A key scoped to tenant:read does hold the permission tenant:read operations need: skip that refusal. */
+  readOnly?: boolean;
+}
+
+let seq = 0;
+const unique = (tag: string) => `${tag}${++seq}${Date.now().toString(36)}`;
+const seededInvitation = async () => {
+  const role = await t.app.db.prisma.role.findFirstOrThrow({ where: { name: 'bare' } });
+  const invitation = await t.app.db.prisma.invitation.create({
+    data: { tenantId, email: `${unique('i')}@example.com`, roleId: role.id, tokenHash: unique('hash'), expiresAt: new Date(Date.now() + 86_400_000) },
+  });
+  return invitation.id;
+};
+const ownerCall = async (query: string, variables: Vars) => {
+  const body = await gql(query, variables, owner.headers);
+  if (!body.data) throw new Error(JSON.stringify(body.errors));
+  return body.data;
+};
+
+const operations: Operation[] = [
+  { name: 'tenant', scope: 'tenant', allowed: 'owner', readOnly: true, query: 'query($id: ID!) { tenant(id: $id) { id } }', vars: () => ({ id: tenantId }) },
+  { name: 'members', scope: 'tenant', allowed: 'owner', readOnly: true, query: 'query($id: ID!) { members(tenantId: $id, first: 5) { edges { node { id } } } }', vars: () => ({ id: tenantId }) },
+  {
+    name: 'updateTenant',
+    scope: 'tenant',
+    allowed: 'owner',
+    query: 'mutation($input: UpdateTenantInput!) { updateTenant(input: $input) { tenant { id } } }',
+    vars: () => ({ input: { tenantId, displayName: unique('Matrix ') } }),
+  },
+  {
+    name: 'updateTenantConfig',
+    scope: 'tenant',
+    allowed: 'owner',
+    query: 'mutation($input: UpdateTenantConfigInput!) { updateTenantConfig(input: $input) { tenant { id } } }',
+    vars: () => ({ input: { tenantId, config: { locale: 'en' } } }),
+  },
+  {
+    name: 'updateMemberRole',
+    scope: 'tenant',
+    allowed: 'owner',
+    query: 'mutation($input: UpdateMemberRoleInput!) { updateMemberRole(input: $input) { membership { id } } }',
+    vars: () => ({ input: { tenantId, userId: target.userId, role: seq++ % 2 ? 'member' : 'bare' } }),
+  },
+  {
+    name: 'removeMember',
+    scope: 'tenant',
+    allowed: 'owner',
+    query: 'mutation($input: RemoveMemberInput!) { removeMember(input: $input) { userId } }',
+    vars: async () => {
+      const leaving = await signUpUser(t);
+      await seedMember(t, tenantId, leaving.userId, 'bare');
+      return { input: { tenantId, userId: leaving.userId } };
+    },
+  },
+  {
+    name: 'createInvitation',
+    scope: 'tenant',
+    allowed: 'owner',
+    query: 'mutation($input: CreateInvitationInput!) { createInvitation(input: $input) { invitation { id } } }',
+    vars: () => ({ input: { tenantId, email: `${unique('inv')}@example.com`, role: 'member' } }),
+  },
+  { name: 'invitations', scope: 'tenant', allowed: 'owner', query: 'query($id: ID!) { invitations(tenantId: $id, first: 5) { edges { node { id } } } }', vars: () => ({ id: tenantId }) },
+  {
+    name: 'revokeInvitation',
+    scope: 'tenant',
+    allowed: 'owner',
+    query: 'mutation($input: RevokeInvitationInput!) { revokeInvitation(input: $input) { invitation { id } } }',
+    vars: async () => ({ input: { invitationId: await seededInvitation() } }),
+  },
+  {
+    name: 'createApiKey',
+    scope: 'tenant',
+    allowed: 'owner',
+    query: 'mutation($input: CreateApiKeyInput!) { createApiKey(input: $input) { apiKey { id } } }',
+    vars: () => ({ input: { tenantId, displayName: 'k', scopes: ['tenant:read'] } }),
+  },
+  { name: 'apiKeys', scope: 'tenant', allowed: 'owner', query: 'query($id: ID!) { apiKeys(tenantId: $id, first: 5) { edges { node { id } } } }', vars: () => ({ id: tenantId }) },
+  {
+    name: 'revokeApiKey',
+    scope: 'tenant',
+    allowed: 'owner',
+    query: 'mutation($input: RevokeApiKeyInput!) { revokeApiKey(input: $input) { apiKey { id } } }',
+    vars: async () => {
+      const data = await ownerCall('mutation($input: CreateApiKeyInput!) { createApiKey(input: $input) { apiKey { id } } }', {
+        input: { tenantId, displayName: 'to revoke', scopes: ['tenant:read'] },
+      });
+      return { input: { apiKeyId: (data.createApiKey as { apiKey: { id: string } }).apiKey.id } };
+    },
+  },
+  {
+    name: 'claimDomain',
+    scope: 'tenant',
+    allowed: 'owner',
+    query: 'mutation($input: ClaimDomainInput!) { claimDomain(input: $input) { domain { id } } }',
+    vars: () => ({ input: { tenantId, domain: `${unique('d')}.example.com` } }),
+  },
+  { name: 'domains', scope: 'tenant', allowed: 'owner', query: 'query($id: ID!) { domains(tenantId: $id, first: 5) { edges { node { id } } } }', vars: () => ({ id: tenantId }) },
+  {
+    name: 'verifyDomain',
+    scope: 'tenant',
+    allowed: 'owner',
+    query: 'mutation($input: VerifyDomainInput!) { verifyDomain(input: $input) { domain { id } } }',
+    vars: async () => {
+      const data = await ownerCall('mutation($input: ClaimDomainInput!) { claimDomain(input: $input) { domain { id } } }', {
+        input: { tenantId, domain: `${unique('v')}.example.com` },
+      });
+      return { input: { domainId: (data.claimDomain as { domain: { id: string } }).domain.id } };
+    },
+  },
+  {
+    name: 'issueOtp',
+    scope: 'tenant',
+    allowed: 'owner',
+    query: 'mutation($input: IssueOtpInput!) { issueOtp(input: $input) { otp { id } } }',
+    vars: () => ({ input: { tenantId, subjectRef: unique('order-'), purpose: 'delivery' } }),
+  },
+  {
+    name: 'consumeOtp',
+    scope: 'tenant',
+    allowed: 'owner',
+    query: 'mutation($input: ConsumeOtpInput!) { consumeOtp(input: $input) { otp { id } } }',
+    vars: async () => {
+      const subjectRef = unique('order-');
+      const data = await ownerCall('mutation($input: IssueOtpInput!) { issueOtp(input: $input) { value } }', { input: { tenantId, subjectRef, purpose: 'delivery' } });
+      return { input: { tenantId, subjectRef, purpose: 'delivery', presented: (data.issueOtp as { value: string }).value } };
+    },
+  },
+  {
+    name: 'transferTenantOwnership',
+    scope: 'tenant',
+    allowed: 'owner',
+    query: 'mutation($input: TransferTenantOwnershipInput!) { transferTenantOwnership(input: $input) { tenant { id } } }',
+    // The owner stays an owner (previousOwnerRole owner), so later rounds still have one.
+    vars: () => ({ input: { tenantId, newOwnerId: target.userId, previousOwnerRole: 'owner' } }),
+  },
+  {
+    name: 'createRole',
+    scope: 'realm',
+    allowed: 'admin',
+    query: 'mutation($input: CreateRoleInput!) { createRole(input: $input) { role { id } } }',
+    vars: () => ({ input: { name: unique('r'), displayName: 'R', permissions: [] } }),
+  },
+  {
+    name: 'updateRole',
+    scope: 'realm',
+    allowed: 'admin',
+    query: 'mutation($input: UpdateRoleInput!) { updateRole(input: $input) { role { id } } }',
+    vars: () => ({ input: { name: 'full', displayName: unique('Full ') } }),
+  },
+  {
+    name: 'renameRole',
+    scope: 'realm',
+    allowed: 'admin',
+    query: 'mutation($input: RenameRoleInput!) { renameRole(input: $input) { role { id } } }',
+    vars: async () => {
+      const name = unique('old');
+      await seedRole(t, name, []);
+      return { input: { name, newName: unique('new') } };
+    },
+  },
+  {
+    name: 'deleteRole',
+    scope: 'realm',
+    allowed: 'admin',
+    query: 'mutation($input: RoleNameInput!) { deleteRole(input: $input) { role { id } } }',
+    vars: async () => {
+      const name = unique('gone');
+      await seedRole(t, name, []);
+      return { input: { name } };
+    },
+  },
+  {
+    name: 'updateUserStatus',
+    scope: 'realm',
+    allowed: 'admin',
+    query: 'mutation($input: UpdateUserStatusInput!) { updateUserStatus(input: $input) { user { id } } }',
+    vars: async () => ({ input: { userId: (await signUpUser(t)).userId, status: 'SUSPENDED' } }),
+  },
+  // Last: it ends the tenant every other round acts in.
+  {
+    name: 'deleteTenant',
+    scope: 'tenant',
+    allowed: 'owner',
+    query: 'mutation($input: TenantIdInput!) { deleteTenant(input: $input) { tenant { id } } }',
+    vars: () => ({ input: { tenantId } }),
+  },
+];
+
+describe('authorization matrix', () => {
+  for (const op of operations) {
+    it(`${op.name}: the ${op.allowed === 'owner' ? 'tenant owner' : 'realm admin'} succeeds; every other caller is refused and nothing is written`, async () => {
+      const variables = await op.vars();
+      const denials: Array<[string, Headers, string]> = [
+        ['anonymous', undefined, 'unauthenticated'],
+        ['member of another tenant', outsider.headers, op.scope === 'tenant' ? 'not_found' : 'forbidden'],
+        ['member without the permission', bare.headers, 'forbidden'],
+        ['suspended user', suspended.headers, 'account_suspended'],
+        ...(op.readOnly ? [] : ([['API key without the scope', apiKey(keyWithoutScope), 'forbidden']] as Array<[string, Headers, string]>)),
+        ['API key whose owner lost the permission', apiKey(keyOfDemotedOwner), 'forbidden'],
+      ];
+      if (op.allowed === 'admin') denials.push(['tenant owner (not a realm admin)', owner.headers, 'forbidden']);
+      const before = await realmFootprint(t);
+      for (const [who, headers, code] of denials) {
+        const body = await gql(op.query, variables, headers);
+        expect(body.errors?.[0]?.extensions?.code, `${op.name} as ${who}`).toBe(code);
+      }
+      expect(await realmFootprint(t), `${op.name}: nothing written on refusal`).toEqual(before);
+
+      const allowed = await gql(op.query, variables, op.allowed === 'owner' ? owner.headers : admin.headers);
+      expect(allowed.errors, op.name).toBeUndefined();
+      expect(allowed.data?.[op.name]).toBeTruthy();
+    });
+  }
+});
