@@ -1,4 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { sha256Hex } from '../../src/crypto.js';
 import { builtinPermissions } from '../../src/services/permissions.js';
 import { startTestApp, type TestApp } from '../helpers/app.js';
 import { realmFootprint, seedMember, seedRole, signInRealmAdmin, signUpUser, type SignedIn } from '../helpers/realm.js';
@@ -22,6 +23,9 @@ let target: SignedIn; // someone the operations act on
 let tenantId: string;
 let keyWithoutScope: string;
 let keyOfDemotedOwner: string;
+/** Every secret handed out during the run: none may reach an event, in clear or hashed. */
+const secrets = new Set<string>();
+const remember = (value: string | undefined) => value && secrets.add(value);
 
 async function gql(query: string, variables: Vars, headers: Headers) {
   const res = await t.app.yoga.fetch('http://localhost/graphql', {
@@ -40,13 +44,17 @@ async function createKey(user: SignedIn, scopes: string[]) {
     user.headers,
   );
   if (!body.data) throw new Error(JSON.stringify(body.errors));
-  return (body.data.createApiKey as { key: string }).key;
+  const { key } = body.data.createApiKey as { key: string };
+  remember(key);
+  remember(key.split('.')[1]);
+  return key;
 }
 
 beforeAll(async () => {
   t = await startTestApp({ domainVerifier: { isPublished: async () => true } });
   admin = await signInRealmAdmin(t);
-  [owner, bare, outsider, suspended, demoted, target] = await Promise.all(Array.from({ length: 6 }, () => signUpUser(t)));
+  [owner, bare, outsider, suspended, demoted, target] = (await Promise.all(Array.from({ length: 6 }, () => signUpUser(t)))) as [SignedIn, SignedIn, SignedIn, SignedIn, SignedIn, SignedIn];
+  for (const user of [admin, owner, bare, outsider, suspended, demoted, target]) [user.password, user.accessToken, user.refreshToken].forEach(remember);
   await seedRole(t, 'bare', []);
   await seedRole(t, 'full', [...builtinPermissions]);
   const created = await gql('mutation { createTenant(input: { displayName: "Matrix" }) { tenant { id } } }', {}, owner.headers);
@@ -135,7 +143,7 @@ const operations: Operation[] = [
     name: 'createInvitation',
     scope: 'tenant',
     allowed: 'owner',
-    query: 'mutation($input: CreateInvitationInput!) { createInvitation(input: $input) { invitation { id } } }',
+    query: 'mutation($input: CreateInvitationInput!) { createInvitation(input: $input) { invitation { id } token } }',
     vars: () => ({ input: { tenantId, email: `${unique('inv')}@example.com`, role: 'member' } }),
   },
   { name: 'invitations', scope: 'tenant', allowed: 'owner', query: 'query($id: ID!) { invitations(tenantId: $id, first: 5) { edges { node { id } } } }', vars: () => ({ id: tenantId }) },
@@ -150,7 +158,7 @@ const operations: Operation[] = [
     name: 'createApiKey',
     scope: 'tenant',
     allowed: 'owner',
-    query: 'mutation($input: CreateApiKeyInput!) { createApiKey(input: $input) { apiKey { id } } }',
+    query: 'mutation($input: CreateApiKeyInput!) { createApiKey(input: $input) { apiKey { id } key } }',
     vars: () => ({ input: { tenantId, displayName: 'k', scopes: ['tenant:read'] } }),
   },
   { name: 'apiKeys', scope: 'tenant', allowed: 'owner', query: 'query($id: ID!) { apiKeys(tenantId: $id, first: 5) { edges { node { id } } } }', vars: () => ({ id: tenantId }) },
@@ -190,7 +198,7 @@ const operations: Operation[] = [
     name: 'issueOtp',
     scope: 'tenant',
     allowed: 'owner',
-    query: 'mutation($input: IssueOtpInput!) { issueOtp(input: $input) { otp { id } } }',
+    query: 'mutation($input: IssueOtpInput!) { issueOtp(input: $input) { otp { id } value } }',
     vars: () => ({ input: { tenantId, subjectRef: unique('order-'), purpose: 'delivery' } }),
   },
   {
@@ -201,6 +209,7 @@ const operations: Operation[] = [
     vars: async () => {
       const subjectRef = unique('order-');
       const data = await ownerCall('mutation($input: IssueOtpInput!) { issueOtp(input: $input) { value } }', { input: { tenantId, subjectRef, purpose: 'delivery' } });
+      remember((data.issueOtp as { value: string }).value);
       return { input: { tenantId, subjectRef, purpose: 'delivery', presented: (data.issueOtp as { value: string }).value } };
     },
   },
@@ -287,7 +296,25 @@ describe('authorization matrix', () => {
 
       const allowed = await gql(op.query, variables, op.allowed === 'owner' ? owner.headers : admin.headers);
       expect(allowed.errors, op.name).toBeUndefined();
+      JSON.stringify(allowed.data).match(/"(value|token|key)":"([^"]+)"/g)?.forEach((m) => remember(m.split('":"')[1]!.slice(0, -1)));
       expect(allowed.data?.[op.name]).toBeTruthy();
     });
   }
+});
+
+describe('event payloads', () => {
+  it('carry no secret handed out above (passwords, tokens, API keys, OTP values, invitation tokens), in clear or as SHA-256', async () => {
+    const events = await t.app.db.prisma.event.findMany();
+    const stored = JSON.stringify(events.map((e) => [e.payload, e.metadata]));
+    expect(secrets.size).toBeGreaterThan(20);
+    for (const secret of secrets) {
+      expect(stored.includes(secret), 'a secret in an event').toBe(false);
+      expect(stored.includes(sha256Hex(secret)), 'a secret hash in an event').toBe(false);
+    }
+    // The scan covered the events of the operations above.
+    const types = new Set(events.map((e) => e.type));
+    for (const type of ['tenant.created', 'invitation.created', 'apikey.created', 'apikey.revoked', 'domain.verified', 'otp.issued', 'otp.consumed', 'role.renamed', 'user.status_changed', 'tenant.deleted']) {
+      expect(types.has(type), type).toBe(true);
+    }
+  });
 });
