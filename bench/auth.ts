@@ -65,13 +65,13 @@ async function benchDatabase(databaseUrl: string) {
       {
         method: 'POST',
         headers,
-        setupRequest: (req: Record<string, unknown>) => ({ ...req, body: JSON.stringify({ refresh_token: tokens.shift() }) }),
+        setupRequest: (req) => ({ ...req, body: JSON.stringify({ refresh_token: tokens.shift() }) }),
         onResponse: (status: number, body: string) => {
           if (status === 200) tokens.push((JSON.parse(body) as { refresh_token: string }).refresh_token);
         },
       },
     ],
-  } as Parameters<typeof autocannon>[0]);
+  });
   const sample = await fetch(`${base}/token?grant_type=refresh_token`, { method: 'POST', headers, body: JSON.stringify({ refresh_token: tokens.shift() }) });
   const sampleBody = await sample.text();
   await server.stop();

@@ -1,5 +1,14 @@
 declare module 'autocannon' {
+  /** One request of a scenario; setupRequest may rewrite it before each send. */
+  export interface Request {
+    method?: string;
+    headers?: Record<string, string>;
+    body?: string;
+    setupRequest?: (request: Request) => Request;
+    onResponse?: (status: number, body: string) => void;
+  }
   interface Options {
+    requests?: Request[];
     url: string;
     method?: string;
     headers?: Record<string, string>;

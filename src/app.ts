@@ -129,6 +129,7 @@ export async function buildApp(config: Config, options: AppOptions = {}) {
         requestId,
         now: clock,
         log: log.child({ requestId }),
+        limits: { maxCost: config.graphql.maxCost },
       };
     },
   });

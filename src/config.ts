@@ -34,7 +34,7 @@ const envSchema = z
     BOOTSTRAP_ADMIN_EMAIL: z.email('must be an email address').default('admin@idgraph.local'),
     BODY_LIMIT_BYTES: positiveInt.default(1024 * 1024),
     GRAPHQL_MAX_DEPTH: positiveInt.max(100).default(12),
-    GRAPHQL_MAX_COST: positiveInt.default(5000),
+    GRAPHQL_MAX_COST: positiveInt.default(20_000),
     GRAPHQL_MAX_ALIASES: positiveInt.default(30),
     GRAPHQL_MAX_TOKENS: positiveInt.default(5000),
     GRAPHIQL: bool.optional(),

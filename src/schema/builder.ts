@@ -1,4 +1,5 @@
 import SchemaBuilder from '@pothos/core';
+import ComplexityPlugin from '@pothos/plugin-complexity';
 import DirectivesPlugin from '@pothos/plugin-directives';
 import FederationPlugin from '@pothos/plugin-federation';
 import PrismaPlugin from '@pothos/plugin-prisma';
@@ -8,6 +9,7 @@ import { DateTimeResolver, JSONResolver } from 'graphql-scalars';
 import { authFailureError, scopesFor } from '../auth/scopes.js';
 import type PrismaTypes from '../generated/pothos-prisma-types.js';
 import { getDatamodel } from '../generated/pothos-prisma-types.js';
+import { complexityError, fieldComplexity } from './complexity.js';
 import type { GraphQLContext } from './context.js';
 
 export const builder = new SchemaBuilder<{
@@ -31,7 +33,14 @@ export const builder = new SchemaBuilder<{
   DefaultFieldNullability: false;
 }>({
   // scope-auth first, federation last (Pothos' documented order).
-  plugins: [ScopeAuthPlugin, PrismaPlugin, RelayPlugin, DirectivesPlugin, FederationPlugin],
+  plugins: [ScopeAuthPlugin, ComplexityPlugin, PrismaPlugin, RelayPlugin, DirectivesPlugin, FederationPlugin],
+  // Cost is checked before any root field resolves, with variables applied (graphql-armor's
+  // validation-time cost cannot see them, so `first: $n` would cost nothing there).
+  complexity: {
+    fieldComplexity,
+    limit: (ctx) => ({ complexity: ctx.limits.maxCost }),
+    complexityError,
+  },
   defaultFieldNullability: false,
   scopeAuth: {
     authScopes: (ctx) =>

@@ -15,4 +15,6 @@ export interface GraphQLContext {
   /** The clock (injected; tests control it). */
   now: () => number;
   log: Logger;
+  /** The query cost budget (GRAPHQL_MAX_COST). */
+  limits: { maxCost: number };
 }

@@ -1,4 +1,3 @@
-import { costLimitPlugin } from '@escape.tech/graphql-armor-cost-limit';
 import { maxAliasesPlugin } from '@escape.tech/graphql-armor-max-aliases';
 import { maxDepthPlugin } from '@escape.tech/graphql-armor-max-depth';
 import { maxTokensPlugin } from '@escape.tech/graphql-armor-max-tokens';
@@ -79,7 +78,6 @@ export function createYogaServer({ schema, config, log, buildContext, notReadyRe
       useCSRFPrevention({ requestHeaders: ['x-graphql-yoga-csrf', 'apollo-require-preflight'] }),
       maxTokensPlugin({ n: limits.maxTokens }),
       maxDepthPlugin({ n: limits.maxDepth, ignoreIntrospection: true, propagateOnRejection: false, onReject: [reportTooComplex] }),
-      costLimitPlugin({ maxCost: limits.maxCost, ignoreIntrospection: true, propagateOnRejection: false, onReject: [reportTooComplex] }),
       maxAliasesPlugin({ n: limits.maxAliases, propagateOnRejection: false, onReject: [reportTooComplex] }),
       taxonomy,
     ],
