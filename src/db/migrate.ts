@@ -10,7 +10,7 @@ import {
 import type { MigrationList, SchemaEngine as SchemaEngineType } from '@prisma/schema-engine-wasm';
 import { PrismaPGlite } from 'pglite-prisma-adapter';
 import { createStatementCounter, wrapAdapterFactory } from './adapters.js';
-import type { Database } from './client.js';
+import { type Database, pgliteExtensions } from './client.js';
 
 // Migrations run through Prisma's own schema engine compiled to WebAssembly, so
 // they work offline on PGlite and PostgreSQL and write `_prisma_migrations`
@@ -99,13 +99,13 @@ async function withEngine<T>(
 
 /** A throwaway in-memory PGlite: the target of diffs and its own shadow database. */
 async function withScratchPglite<T>(fn: (factory: SqlMigrationAwareDriverAdapterFactory) => Promise<T>): Promise<T> {
-  const main = new PGlite();
+  const main = new PGlite({ extensions: pgliteExtensions });
   const shadows: PGlite[] = [];
   const counter = createStatementCounter();
   const base = new PrismaPGlite(main);
   // The adapter's own shadow database rejects multi-statement scripts; supply a fresh PGlite we control.
   (base as unknown as { connectToShadowDb: () => Promise<unknown> }).connectToShadowDb = async () => {
-    const shadow = new PGlite();
+    const shadow = new PGlite({ extensions: pgliteExtensions });
     shadows.push(shadow);
     return wrapAdapterFactory(new PrismaPGlite(shadow), (s) => shadow.exec(s), counter).connect();
   };
