@@ -1,9 +1,12 @@
 import { printSubgraphSchema } from '@apollo/subgraph';
 import { builder } from './builder.js';
+import './admin.js';
+import './audit.js';
 import './auth.js';
 import './auth-flows.js';
 import './auth-settings.js';
 import './health.js';
+import './origin.js';
 import './realm.js';
 import './role.js';
 import './session.js';

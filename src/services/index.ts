@@ -4,8 +4,11 @@ import type { EventStore } from '../events/store.js';
 import type { RevocationList } from '../auth/revocation.js';
 import type { IdentityProvider } from '../identity/provider.js';
 import { createAccessService } from './access.js';
+import { createAdminService } from './admin.js';
+import { createAuditService } from './audit.js';
 import { createAuthService } from './auth.js';
 import { createHealthService } from './health.js';
+import { createOriginService } from './origins.js';
 import { createRateLimit } from './rate-limits.js';
 import type { TenantClaims } from './tenant-claims.js';
 import { createUserMirror } from './user-mirror.js';
@@ -25,6 +28,8 @@ export interface ServiceDeps {
 
 export function createServices({ config, db, events, clock, startedAt, version, provider, revocations, tenantClaims }: ServiceDeps) {
   const mirror = createUserMirror({ db: db.prisma, events });
+  const access = createAccessService({ db: db.prisma });
+  const realms = createRealmService({ db: db.prisma, events, defaultRealm: config.defaultRealm });
   const limit = (name: string, points: number) => createRateLimit(db.prisma, { name, points, durationSeconds: 300 });
   const { rateLimits } = config.auth;
   const limits = {
@@ -48,9 +53,12 @@ export function createServices({ config, db, events, clock, startedAt, version, 
       accessTokenTtlSeconds: config.auth.jwt.exp,
       clock,
     }),
-    access: createAccessService({ db: db.prisma }),
+    access,
     mirror,
-    realms: createRealmService({ db: db.prisma, events, defaultRealm: config.defaultRealm }),
+    realms,
+    origins: createOriginService({ db: db.prisma, events, access, realms, clock }),
+    audit: createAuditService({ db: db.prisma, access, realms }),
+    admin: createAdminService({ db: db.prisma, access, realms, clock, providerKind: provider.kind }),
     health: createHealthService({ ping: (ms) => db.ping(ms), clock, startedAt, version }),
   };
 }
