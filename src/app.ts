@@ -18,6 +18,7 @@ import { createEmbeddedEngine } from './identity/embedded/engine.js';
 import { createDevNotifier, createSmtpNotifier, type Notifier } from './identity/notifier.js';
 import { authRoutes } from './server/auth-routes.js';
 import { createApiKeyAuthenticator } from './auth/api-key.js';
+import { requestOriginOf } from './server/origin-check.js';
 import { createViewerResolver } from './auth/context.js';
 import { createRevocationList } from './auth/revocation.js';
 import { createTokenVerifier } from './auth/verify.js';
@@ -112,6 +113,8 @@ export async function buildApp(config: Config, options: AppOptions = {}) {
         initial.request?.headers.get('authorization') ?? (initial.connectionParams as { authorization?: string } | undefined)?.authorization;
       const viewer = await resolveViewer(authorization);
       const req = initial.req as import('node:http').IncomingMessage | undefined;
+      // graphql-ws hands over the upgrade request as `req`; its `request` is synthetic.
+      const requestOrigin = requestOriginOf((name) => req?.headers[name] ?? initial.request?.headers.get(name));
       return {
         prisma: db.prisma,
         services,
@@ -126,6 +129,7 @@ export async function buildApp(config: Config, options: AppOptions = {}) {
             requestId,
           },
         },
+        requestOrigin,
         requestId,
         now: clock,
         log: log.child({ requestId }),
@@ -141,6 +145,7 @@ export async function buildApp(config: Config, options: AppOptions = {}) {
         provider: engine.provider,
         auth: config.auth,
         isApiKey: (value) => engine.isApiKey(value),
+        checkOrigin: (request) => services.origins.assertRequestAllowed(request),
         limits: services.limits,
         bodyLimitBytes: config.http.bodyLimitBytes,
         log,

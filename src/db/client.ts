@@ -1,5 +1,6 @@
 import fs from 'node:fs';
 import { PGlite } from '@electric-sql/pglite';
+import { pg_trgm } from '@electric-sql/pglite/contrib/pg_trgm';
 import { PrismaPg } from '@prisma/adapter-pg';
 import { PrismaNeon } from '@prisma/adapter-neon';
 import { neonConfig, Pool as NeonPool } from '@neondatabase/serverless';
@@ -40,6 +41,9 @@ interface SqlPool {
   on(event: 'error', listener: (error: Error) => void): unknown;
 }
 
+/** The PostgreSQL extensions the migrations create (schema.prisma's datasource `extensions`); PGlite loads them up front. */
+export const pgliteExtensions = { pg_trgm };
+
 // Two PGlite instances on one data directory corrupt it, so each directory is opened once per process.
 const openPgliteDirs = new Set<string>();
 
@@ -50,7 +54,7 @@ async function openPglite(dataDir: string | null): Promise<PGlite> {
     openPgliteDirs.add(dataDir);
   }
   try {
-    const pglite = new PGlite(dataDir ?? undefined);
+    const pglite = new PGlite({ dataDir: dataDir ?? undefined, extensions: pgliteExtensions });
     await pglite.waitReady;
     return pglite;
   } catch (error) {

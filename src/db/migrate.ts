@@ -10,7 +10,7 @@ import {
 import type { MigrationList, SchemaEngine as SchemaEngineType } from '@prisma/schema-engine-wasm';
 import { PrismaPGlite } from 'pglite-prisma-adapter';
 import { createStatementCounter, wrapAdapterFactory } from './adapters.js';
-import type { Database } from './client.js';
+import { type Database, pgliteExtensions } from './client.js';
 
 // Migrations run through Prisma's own schema engine compiled to WebAssembly, so
 // they work offline on PGlite and PostgreSQL and write `_prisma_migrations`
@@ -99,13 +99,13 @@ async function withEngine<T>(
 
 /** A throwaway in-memory PGlite: the target of diffs and its own shadow database. */
 async function withScratchPglite<T>(fn: (factory: SqlMigrationAwareDriverAdapterFactory) => Promise<T>): Promise<T> {
-  const main = new PGlite();
+  const main = new PGlite({ extensions: pgliteExtensions });
   const shadows: PGlite[] = [];
   const counter = createStatementCounter();
   const base = new PrismaPGlite(main);
   // The adapter's own shadow database rejects multi-statement scripts; supply a fresh PGlite we control.
   (base as unknown as { connectToShadowDb: () => Promise<unknown> }).connectToShadowDb = async () => {
-    const shadow = new PGlite();
+    const shadow = new PGlite({ extensions: pgliteExtensions });
     shadows.push(shadow);
     return wrapAdapterFactory(new PrismaPGlite(shadow), (s) => shadow.exec(s), counter).connect();
   };
@@ -159,6 +159,23 @@ async function applyMigrationsLocked(db: Database, options: MigrateOptions): Pro
   });
 }
 
+const EMPTY_MIGRATION = '-- This is an empty migration.';
+
+/**
+ * Drops the steps that create an extension some migration already creates.
+ * Driven through a driver adapter, the WebAssembly engine is never given the
+ * schema's preview features, so it describes the shadow database without its
+ * extensions (schema.prisma's `extensions`, postgresqlExtensions) and would
+ * otherwise ask to create them again on every diff.
+ */
+function withoutCreatedExtensions(sql: string, history: MigrationList): string {
+  const applied = history.migrationDirectories.map((d) => (d.migrationFile.content.tag === 'ok' ? d.migrationFile.content.value : '')).join('\n');
+  const rest = sql.replace(/-- CreateExtension\nCREATE EXTENSION IF NOT EXISTS "([^"]+)"[^;]*;\s*/g, (step, name: string) =>
+    applied.includes(`CREATE EXTENSION IF NOT EXISTS "${name}"`) ? '' : step,
+  );
+  return rest.trim() === '' ? EMPTY_MIGRATION : rest;
+}
+
 /**
  * The SQL that takes the migrations folder to what schema.prisma describes.
  * Empty (`-- This is an empty migration.`) when they agree: that is the drift check.
@@ -180,7 +197,8 @@ export async function diffSchemaAgainstMigrations(options: MigrateOptions = {}):
         exitCode: true,
         filters,
       });
-      return { sql: result.stdout ?? '', drift: result.exitCode !== 0 };
+      const sql = withoutCreatedExtensions(result.stdout ?? '', migrationsList);
+      return { sql, drift: result.exitCode !== 0 && sql !== EMPTY_MIGRATION };
     }),
   );
 }

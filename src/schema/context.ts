@@ -3,6 +3,7 @@ import type { PrismaClient } from '../generated/prisma/client.js';
 import type { Logger } from '../log.js';
 import type { Services } from '../services/index.js';
 import type { Caller } from '../services/caller.js';
+import type { RequestOrigin } from '../services/origins.js';
 
 export interface GraphQLContext {
   /** Used by Pothos' prisma plugin for plain relation reads; decisions go through services. */
@@ -11,6 +12,8 @@ export interface GraphQLContext {
   viewer: Viewer | null;
   /** The viewer with its raw access token and request metadata, for provider calls. */
   caller: Caller;
+  /** The browser page behind the request (Origin, fetch metadata), for the origin allowlist. */
+  requestOrigin: RequestOrigin;
   requestId: string;
   /** The clock (injected; tests control it). */
   now: () => number;

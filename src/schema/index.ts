@@ -1,6 +1,8 @@
 import { printSubgraphSchema } from '@apollo/subgraph';
 import { builder } from './builder.js';
 import './api-key.js';
+import './admin.js';
+import './audit.js';
 import './auth.js';
 import './auth-flows.js';
 import './auth-settings.js';
@@ -9,6 +11,7 @@ import './health.js';
 import './membership.js';
 import './otp.js';
 import './invitation.js';
+import './origin.js';
 import './realm.js';
 import './role.js';
 import './session.js';

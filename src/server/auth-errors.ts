@@ -1,14 +1,20 @@
 import type http from 'node:http';
 import { randomUUID } from 'node:crypto';
+import { AppError } from '../errors.js';
 import { ProviderError } from '../identity/errors.js';
 import type { Logger } from '../log.js';
 
 const API_VERSION = '2024-01-01';
 
-/** GoTrue's error shapes (GOTRUE.md §2): versioned, legacy, or OAuth-style. */
+/** GoTrue's error shapes (GOTRUE.md §2): versioned, legacy, or OAuth-style. An AppError keeps its code and status. */
 export function sendProviderError(req: http.IncomingMessage, res: http.ServerResponse, error: unknown, log: Logger) {
-  const known = error instanceof ProviderError;
-  const err = known ? error : new ProviderError(500, 'unexpected_failure', 'Unexpected failure, please check server logs for more information');
+  const known = error instanceof ProviderError || error instanceof AppError;
+  const err =
+    error instanceof ProviderError
+      ? error
+      : error instanceof AppError
+        ? new ProviderError(error.status, error.code, error.message)
+        : new ProviderError(500, 'unexpected_failure', 'Unexpected failure, please check server logs for more information');
   const errorId = err.status >= 500 ? randomUUID() : undefined;
   if (!known) log.error({ err: error, errorId }, 'unexpected error in /auth/v1');
   const versionHeader = req.headers['x-supabase-api-version'];

@@ -4,9 +4,11 @@ import { ProviderError } from '../identity/errors.js';
 import type { Body, IdentityProvider, LogoutScope } from '../identity/provider.js';
 import type { AccessTokenResponse, RequestMeta } from '../identity/types.js';
 import type { Logger } from '../log.js';
+import type { RequestOrigin } from '../services/origins.js';
 import type { RateLimit } from '../services/rate-limits.js';
 import { sendProviderError } from './auth-errors.js';
 import { readJsonObject } from './body.js';
+import { requestOriginOf } from './origin-check.js';
 import { sendJson, type RestRoute } from './rest.js';
 
 export interface AuthRouteDeps {
@@ -14,6 +16,8 @@ export interface AuthRouteDeps {
   auth: AuthConfig;
   /** The gateway's apikey check (anon or service-role key). */
   isApiKey: (value: string | null) => boolean;
+  /** The realm's origin allowlist: throws realm_origin_mismatch or missing_origin for a browser page it refuses. */
+  checkOrigin: (request: RequestOrigin) => Promise<void>;
   limits: { otp: RateLimit; verify: RateLimit; token: RateLimit };
   bodyLimitBytes: number;
   log: Logger;
@@ -257,6 +261,7 @@ export function authRoutes(deps: AuthRouteDeps): RestRoute[] {
         if (onPath.length) throw new ProviderError(405, 'validation_failed', `Method ${method} is not allowed on ${path}`);
         throw new ProviderError(404, 'not_found', `No route for ${method} /auth/v1${path}`);
       }
+      await deps.checkOrigin(requestOriginOf((name) => req.headers[name]));
       if (!route.open) {
         const apikey = (req.headers.apikey as string | undefined) ?? null;
         if (!apikey) throw new ProviderError(401, 'no_authorization', 'No API key found in request');

@@ -9,6 +9,7 @@ import { AppError } from '../errors.js';
 import type { Logger } from '../log.js';
 import type { GraphQLContext } from '../schema/context.js';
 import { createMaskError, normalizeResultErrors } from './graphql-errors.js';
+import { useCredentialOriginCheck } from './origin-check.js';
 import { requestIdFrom } from './request-id.js';
 
 export const graphqlPath = '/graphql';
@@ -79,6 +80,7 @@ export function createYogaServer({ schema, config, log, buildContext, notReadyRe
       maxTokensPlugin({ n: limits.maxTokens }),
       maxDepthPlugin({ n: limits.maxDepth, ignoreIntrospection: true, propagateOnRejection: false, onReject: [reportTooComplex] }),
       maxAliasesPlugin({ n: limits.maxAliases, propagateOnRejection: false, onReject: [reportTooComplex] }),
+      useCredentialOriginCheck(),
       taxonomy,
     ],
   });

@@ -9,11 +9,14 @@ import type { Notifier } from '../identity/notifier.js';
 import type { Logger } from '../log.js';
 import { createAccessService } from './access.js';
 import { createApiKeyService } from './api-keys.js';
+import { createAdminService } from './admin.js';
+import { createAuditService } from './audit.js';
 import { createAuthService } from './auth.js';
 import type { DomainVerifier } from './domain-verifier.js';
 import { createDomainService } from './domains.js';
 import { createHealthService } from './health.js';
 import { createOtpService } from './otp.js';
+import { createOriginService } from './origins.js';
 import { createRateLimit } from './rate-limits.js';
 import type { TenantClaims } from './tenant-claims.js';
 import { createUserMirror } from './user-mirror.js';
@@ -103,6 +106,9 @@ export function createServices(deps: ServiceDeps) {
       platformTokens: { sign: signToken, issuer: config.auth.jwt.issuer, audience: config.auth.jwt.aud },
       exchangePerIp: limits.apiKeyExchangePerIp,
     }),
+    origins: createOriginService({ db: db.prisma, events, access, realms, clock }),
+    audit: createAuditService({ db: db.prisma, access, realms }),
+    admin: createAdminService({ db: db.prisma, access, realms, clock, providerKind: provider.kind }),
     health: createHealthService({ ping: (ms) => db.ping(ms), clock, startedAt, version }),
   };
 }

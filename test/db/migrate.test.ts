@@ -62,6 +62,18 @@ describe('migrations', () => {
     expect(sql).toContain('CREATE TABLE "Extra"');
   });
 
+  it('an extension schema.prisma declares is drift until a migration creates it, and not after', async () => {
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'idgraph-drift-'));
+    const schemaPath = path.join(dir, 'schema.prisma');
+    const schema = fs.readFileSync(defaultPaths.schema, 'utf8').replace(/extensions = \[(\w+)\]/, 'extensions = [$1, plpgsql]');
+    fs.writeFileSync(schemaPath, schema);
+    const missing = await diffSchemaAgainstMigrations({ schemaPath });
+    expect(missing.drift).toBe(true);
+    expect(missing.sql.trim()).toBe('-- CreateExtension\nCREATE EXTENSION IF NOT EXISTS "plpgsql";');
+    const created = migrationsWithExtra('99999999999999_plpgsql', 'CREATE EXTENSION IF NOT EXISTS "plpgsql";\n');
+    expect(await diffSchemaAgainstMigrations({ schemaPath, migrationsDir: created })).toEqual({ sql: '-- This is an empty migration.', drift: false });
+  });
+
   it('applies every migration once and records it as prisma migrate deploy does', async () => {
     const db = await freshDatabase();
     expect(await applyMigrations(db)).toEqual(migrationNames);

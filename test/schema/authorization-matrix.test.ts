@@ -264,6 +264,35 @@ const operations: Operation[] = [
     query: 'mutation($input: UpdateUserStatusInput!) { updateUserStatus(input: $input) { user { id } } }',
     vars: async () => ({ input: { userId: (await signUpUser(t)).userId, status: 'SUSPENDED' } }),
   },
+  {
+    name: 'auditEvents',
+    scope: 'tenant',
+    allowed: 'owner',
+    query: 'query($filter: AuditEventFilter) { auditEvents(filter: $filter, first: 5) { edges { node { id } } } }',
+    vars: () => ({ filter: { tenantId } }),
+  },
+  { name: 'origins', scope: 'realm', allowed: 'admin', query: '{ origins(first: 5) { edges { node { id } } } }', vars: () => ({}) },
+  {
+    name: 'addOrigin',
+    scope: 'realm',
+    allowed: 'admin',
+    query: 'mutation($input: OriginInput!) { addOrigin(input: $input) { origin { id } } }',
+    vars: () => ({ input: { origin: `https://${unique('app')}.example.com` } }),
+  },
+  {
+    name: 'removeOrigin',
+    scope: 'realm',
+    allowed: 'admin',
+    query: 'mutation($input: OriginInput!) { removeOrigin(input: $input) { origin { id } } }',
+    vars: async () => {
+      const origin = `${unique('gone')}.example.com`;
+      const added = await gql('mutation($input: OriginInput!) { addOrigin(input: $input) { origin { id } } }', { input: { origin } }, admin.headers);
+      if (!added.data) throw new Error(JSON.stringify(added.errors));
+      return { input: { origin } };
+    },
+  },
+  { name: 'adminStats', scope: 'realm', allowed: 'admin', query: '{ adminStats { tenants users } }', vars: () => ({}) },
+  { name: 'adminSearch', scope: 'realm', allowed: 'admin', query: '{ adminSearch(q: "matrix") { id } }', vars: () => ({}) },
   // Last: it ends the tenant every other round acts in.
   {
     name: 'deleteTenant',
