@@ -1,4 +1,9 @@
 import path from 'node:path';
+
+/** Claims GoTrue or idgraph put in access tokens: no caller may set them. */
+const reservedClaims = new Set(
+  'iss sub aud exp iat nbf jti email phone app_metadata user_metadata role aal amr session_id is_anonymous tenant_id tenant_role mfa_at api_key_id scp'.split(' '),
+);
 import { z } from 'zod';
 
 // The only module that reads process.env. Every variable idgraph understands is
@@ -43,6 +48,18 @@ const envSchema = z
     PUBLIC_URL: z.url({ protocol: /^https?$/ }).optional(),
     AUTH_SITE_URL: z.url({ protocol: /^https?$/ }).optional(),
     AUTH_URI_ALLOW_LIST: z.string().default(''),
+    AUTH_SWITCH_TENANT_CLAIMS: z
+      .string()
+      .default('')
+      .transform((value) => value.split(',').map((s) => s.trim()).filter(Boolean))
+      .pipe(
+        z.array(
+          z
+            .string()
+            .regex(/^[a-z][a-z0-9_]{0,63}$/, 'claim names must be lowercase letters, digits and _')
+            .refine((name) => !reservedClaims.has(name), { message: 'names a claim idgraph sets itself' }),
+        ),
+      ),
     AUTH_JWT_EXP: positiveInt.max(7 * 24 * 3600).default(3600),
     AUTH_JWT_AUD: z.string().min(1).default('authenticated'),
     AUTH_JWT_ISSUER: z.string().min(1).optional(),
@@ -165,6 +182,8 @@ export interface AuthConfig {
   publicUrl: string;
   siteUrl: string;
   uriAllowList: string[];
+  /** Claims a caller may set with switchTenant's customClaims (never one idgraph or GoTrue sets). */
+  switchTenantClaims: string[];
   jwt: { exp: number; aud: string; issuer: string; leewaySeconds: number };
   autoconfirm: boolean;
   disableSignup: boolean;
@@ -233,6 +252,7 @@ export function loadConfig(source: Record<string, string | undefined> = process.
     publicUrl,
     siteUrl: (env.AUTH_SITE_URL ?? publicUrl).replace(/\/$/, ''),
     uriAllowList: env.AUTH_URI_ALLOW_LIST.split(',').map((s) => s.trim()).filter(Boolean),
+    switchTenantClaims: env.AUTH_SWITCH_TENANT_CLAIMS,
     jwt: {
       exp: env.AUTH_JWT_EXP,
       aud: env.AUTH_JWT_AUD,

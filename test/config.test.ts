@@ -46,6 +46,13 @@ describe('config', () => {
     expect(problemsOf({ PORT: '70000' })[0]).toMatch(/^PORT:/);
   });
 
+  it('AUTH_SWITCH_TENANT_CLAIMS: a list of claim names, never one idgraph or GoTrue sets', () => {
+    expect(loadConfig({ AUTH_SWITCH_TENANT_CLAIMS: 'department, plan' }).auth.switchTenantClaims).toEqual(['department', 'plan']);
+    expect(loadConfig({}).auth.switchTenantClaims).toEqual([]);
+    expect(() => loadConfig({ AUTH_SWITCH_TENANT_CLAIMS: 'department,role' })).toThrow(/AUTH_SWITCH_TENANT_CLAIMS.*claim idgraph sets itself/s);
+    expect(() => loadConfig({ AUTH_SWITCH_TENANT_CLAIMS: 'Bad-Name' })).toThrow(/AUTH_SWITCH_TENANT_CLAIMS/);
+  });
+
   it('never echoes a database password', () => {
     const problems = problemsOf({ DATABASE_URL: 'postgres://admin:hunter2@db/x', DATABASE_DRIVER: 'pglite' });
     expect(problems.join('\n')).not.toContain('hunter2');

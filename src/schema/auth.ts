@@ -93,6 +93,11 @@ const SwitchTenantInput = builder.inputType('SwitchTenantInput', {
   fields: (t) => ({
     tenantId: t.id({ required: true }),
     refreshToken: t.string({ required: true, description: 'The session’s refresh token: the new tokens are minted from it.' }),
+    customClaims: t.field({
+      type: 'JSON',
+      required: false,
+      description: 'Claims merged into the new tokens while the session acts in this tenant: names from AUTH_SWITCH_TENANT_CLAIMS, short scalar values.',
+    }),
   }),
 });
 
@@ -122,7 +127,7 @@ builder.mutationFields((t) => ({
     description: 'New tokens whose tenant_id / tenant_role name another tenant the viewer belongs to.',
     args: { input: t.arg({ type: SwitchTenantInput, required: true }) },
     resolve: (_root, { input }, ctx) =>
-      ctx.services.auth.switchTenant({ tenantId: String(input.tenantId), refreshToken: input.refreshToken }, ctx.caller),
+      ctx.services.auth.switchTenant({ tenantId: String(input.tenantId), refreshToken: input.refreshToken, customClaims: input.customClaims }, ctx.caller),
   }),
   refreshSession: t.field({
     type: AuthPayload,

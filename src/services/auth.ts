@@ -20,6 +20,8 @@ export interface AuthDeps {
   limits: { credentialsPerIp: RateLimit; credentialsPerIdentifier: RateLimit };
   tenantClaims: TenantClaims;
   provisioning: Provisioning;
+  /** Claim names switchTenant's customClaims may set. */
+  switchTenantClaims: readonly string[];
   /** How long access tokens live: a revoked session is denied for that long. */
   accessTokenTtlSeconds: number;
   clock: () => number;
@@ -44,7 +46,7 @@ function contact(input: Contact) {
   return email ? { email } : { phone: phone as string };
 }
 
-export function createAuthService({ db, provider, mirror, revocations, limits, tenantClaims, provisioning, accessTokenTtlSeconds, clock }: AuthDeps) {
+export function createAuthService({ db, provider, mirror, revocations, limits, tenantClaims, provisioning, switchTenantClaims, accessTokenTtlSeconds, clock }: AuthDeps) {
   /** The claims of a token the provider just issued (already trusted: it came from the provider). */
   const claimsOf = (session: AccessTokenResponse) =>
     JSON.parse(Buffer.from(session.access_token.split('.')[1] ?? '', 'base64url').toString()) as { session_id?: string; aal?: string };
@@ -73,6 +75,19 @@ export function createAuthService({ db, provider, mirror, revocations, limits, t
     if (tenantId) return withTenant(session, tenantId, caller);
     if (joined.length === 0) return session;
     return viaProvider(() => provider.token('refresh_token', { refresh_token: session.refresh_token }, caller.meta));
+  }
+
+  /** customClaims: an object of allowed names to short scalar values; bad_request naming the first offender. */
+  function allowedCustomClaims(value: unknown): Record<string, string | number | boolean> {
+    if (value === undefined || value === null) return {};
+    assertThat(typeof value === 'object' && !Array.isArray(value), 'bad_request', 'customClaims must be an object.', { field: 'customClaims' });
+    for (const [name, claim] of Object.entries(value)) {
+      const field = `customClaims.${name}`;
+      assertThat(switchTenantClaims.includes(name), 'bad_request', `${name} is not a claim callers may set (AUTH_SWITCH_TENANT_CLAIMS).`, { field, reason: 'claim_not_allowed' });
+      const scalar = typeof claim === 'number' ? Number.isFinite(claim) : typeof claim === 'boolean' || (typeof claim === 'string' && claim.length <= 256);
+      assertThat(scalar, 'bad_request', `${name} must be a string of at most 256 characters, a number or a boolean.`, { field });
+    }
+    return value as Record<string, string | number | boolean>;
   }
 
   /** Credential operations are limited per IP and per identifier, in the database so replicas share the counts. */
@@ -146,11 +161,15 @@ export function createAuthService({ db, provider, mirror, revocations, limits, t
       return result(session, session.user, caller);
     },
 
-    /** A token for another tenant the viewer belongs to (tenant_invalid otherwise). */
-    async switchTenant(input: { tenantId: string; refreshToken: string }, caller: Caller): Promise<AuthResult> {
+    /**
+     * A token for another tenant the viewer belongs to (tenant_invalid otherwise),
+     * carrying the custom claims asked for when AUTH_SWITCH_TENANT_CLAIMS allows them.
+     */
+    async switchTenant(input: { tenantId: string; refreshToken: string; customClaims?: unknown }, caller: Caller): Promise<AuthResult> {
       const { viewer } = requireSignedIn(caller);
+      const claims = allowedCustomClaims(input.customClaims);
       assertThat(viewer.sessionId, 'tenant_invalid', 'This token has no session to switch.');
-      await tenantClaims.choose({ userId: viewer.userId, sessionId: viewer.sessionId, tenantId: input.tenantId });
+      await tenantClaims.choose({ userId: viewer.userId, sessionId: viewer.sessionId, tenantId: input.tenantId, claims });
       const session = await viaProvider(() => provider.token('refresh_token', { refresh_token: input.refreshToken }, caller.meta));
       assertThat(sessionIdOf(session) === viewer.sessionId, 'unauthenticated', 'The refresh token belongs to another session.');
       // The token that asked now names the wrong tenant.

@@ -76,6 +76,7 @@ export function createServices(deps: ServiceDeps) {
       limits,
       tenantClaims,
       provisioning: createProvisioning({ db: db.prisma, events, realms }),
+      switchTenantClaims: config.auth.switchTenantClaims,
       accessTokenTtlSeconds: config.auth.jwt.exp,
       clock,
     }),

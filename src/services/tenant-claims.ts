@@ -21,20 +21,24 @@ export function createTenantClaims({ db }: { db: PrismaClient }) {
     /** For the engine's token minting (and the GoTrue custom access token hook). */
     async claimsFor({ userId, sessionId }: { userId: string; sessionId: string }): Promise<Record<string, unknown>> {
       const [chosen, memberships] = await Promise.all([db.sessionTenant.findUnique({ where: { sessionId } }), membershipsOf(userId)]);
-      const active = memberships.find((m) => m.tenantId === chosen?.tenantId) ?? (memberships.length === 1 ? memberships[0] : undefined);
-      return active ? { tenant_id: active.tenantId, tenant_role: active.role.name } : {};
+      const chosenActive = memberships.find((m) => m.tenantId === chosen?.tenantId);
+      const active = chosenActive ?? (memberships.length === 1 ? memberships[0] : undefined);
+      if (!active) return {};
+      // Custom claims belong to the tenant they were chosen with, and never override the tenant claims.
+      const custom = chosenActive ? (chosen!.claims as Record<string, unknown>) : {};
+      return { ...custom, tenant_id: active.tenantId, tenant_role: active.role.name };
     },
 
-    /** Records the session's tenant; tenant_invalid unless the user is a member of it. */
-    async choose(input: { userId: string; sessionId: string; tenantId: string }) {
+    /** Records the session's tenant (and custom claims, replacing earlier ones); tenant_invalid unless the user is a member of it. */
+    async choose(input: { userId: string; sessionId: string; tenantId: string; claims?: Record<string, string | number | boolean> }) {
       const valid =
         isUuid(input.tenantId) &&
         (await db.membership.findFirst({ where: { userId: input.userId, tenantId: input.tenantId, tenant: { deletedAt: null } }, select: { id: true } }));
       if (!valid) throw new AppError('tenant_invalid');
       await db.sessionTenant.upsert({
         where: { sessionId: input.sessionId },
-        create: { sessionId: input.sessionId, userId: input.userId, tenantId: input.tenantId },
-        update: { tenantId: input.tenantId },
+        create: { sessionId: input.sessionId, userId: input.userId, tenantId: input.tenantId, claims: input.claims ?? {} },
+        update: { tenantId: input.tenantId, claims: input.claims ?? {} },
       });
     },
   };

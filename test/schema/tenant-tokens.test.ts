@@ -5,7 +5,7 @@ import { claimsOf, uniqueEmail } from '../helpers/auth.js';
 
 let t: TestApp;
 beforeAll(async () => {
-  t = await startTestApp();
+  t = await startTestApp({ env: { AUTH_SWITCH_TENANT_CLAIMS: 'department,plan' } });
 });
 afterAll(() => t.close());
 
@@ -73,6 +73,48 @@ describe('tenant-scoped tokens', () => {
     expect(refused.body.errors?.[0]?.extensions?.code).toBe('tenant_invalid');
     const anonymous = await t.execute(SwitchTenantDocument, { input: { tenantId: tenants[1]!.id, refreshToken: session.refreshToken } });
     expect(anonymous.body.errors?.[0]?.extensions?.code).toBe('unauthenticated');
+  });
+
+  it('switchTenant merges allowed customClaims for that tenant; refreshes keep them; switching again replaces them', async () => {
+    const { email, tenants } = await member(['Shop', 'Lab']);
+    const first = (await signIn(email, tenants[0]!.id)).body.data!.signIn.session!;
+    const switched = await t.execute(
+      SwitchTenantDocument,
+      { input: { tenantId: tenants[1]!.id, refreshToken: first.refreshToken, customClaims: { department: 'research', plan: 3 } } },
+      bearer(first.accessToken),
+    );
+    const session = switched.body.data!.switchTenant.session!;
+    expect(claimsOf(session.accessToken)).toMatchObject({ tenant_id: tenants[1]!.id, department: 'research', plan: 3 });
+    const refreshed = await t.execute(RefreshSessionDocument, { input: { refreshToken: session.refreshToken } });
+    expect(claimsOf(refreshed.body.data!.refreshSession.session!.accessToken)).toMatchObject({ department: 'research', plan: 3 });
+    const back = await t.execute(
+      SwitchTenantDocument,
+      { input: { tenantId: tenants[0]!.id, refreshToken: refreshed.body.data!.refreshSession.session!.refreshToken } },
+      bearer(refreshed.body.data!.refreshSession.session!.accessToken),
+    );
+    const claims = claimsOf(back.body.data!.switchTenant.session!.accessToken);
+    expect(claims).toMatchObject({ tenant_id: tenants[0]!.id });
+    expect(claims).not.toHaveProperty('department');
+  });
+
+  it('customClaims outside AUTH_SWITCH_TENANT_CLAIMS, or not short scalars, are bad_request naming the claim; nothing changes', async () => {
+    const { email, tenants } = await member(['North', 'South']);
+    const session = (await signIn(email, tenants[0]!.id)).body.data!.signIn.session!;
+    const sessionId = claimsOf(session.accessToken).session_id as string;
+    for (const [customClaims, field] of [
+      [{ role: 'service_role' }, 'customClaims.role'],
+      [{ tenant_id: tenants[1]!.id }, 'customClaims.tenant_id'],
+      [{ department: { nested: true } }, 'customClaims.department'],
+      [{ department: 'x'.repeat(257) }, 'customClaims.department'],
+      [['department'], 'customClaims'],
+    ] as const) {
+      const { body } = await t.execute(SwitchTenantDocument, { input: { tenantId: tenants[1]!.id, refreshToken: session.refreshToken, customClaims } }, bearer(session.accessToken));
+      expect(body.errors?.[0]?.extensions, JSON.stringify(customClaims)).toMatchObject({ code: 'bad_request', field });
+    }
+    const stored = await t.app.db.prisma.sessionTenant.findUniqueOrThrow({ where: { sessionId } });
+    expect(stored).toMatchObject({ tenantId: tenants[0]!.id, claims: {} });
+    // The asking token was not revoked by a refused switch.
+    expect((await t.execute(ViewerDocument, {}, bearer(session.accessToken))).body.errors).toBeUndefined();
   });
 
   it('refreshSession with a tenantId switches the session’s tenant', async () => {
