@@ -5,9 +5,23 @@ import { type Caller, requireViewer } from './caller.js';
 import { builtinPermissions, REALM_ADMIN_PERMISSION } from './permissions.js';
 import { isUuid } from '../uuid.js';
 
+/** A challenge opened on one of the caller's verified factors, so the client can go straight to verifyFactor. */
+export interface PremintedChallenge {
+  factorId: string;
+  factorType: string;
+  challengeId: string;
+  expiresAt: number;
+}
+
+export interface AccessDeps {
+  db: PrismaClient;
+  /** Opens a challenge for a caller who must pass MFA; null when they have no verified factor (or the provider cannot). */
+  premintChallenge?: (caller: Caller) => Promise<PremintedChallenge | null>;
+}
+
 export interface TenantAccess {
   viewer: Viewer;
-  tenant: { id: string; realmId: string; ownerId: string | null; isBaseAdmin: boolean };
+  tenant: { id: string; realmId: string; ownerId: string | null; isBaseAdmin: boolean; mfaRequired: boolean };
   /** The viewer's role in the tenant; null for a realm admin who is not a member. */
   role: string | null;
   realmAdmin: boolean;
@@ -23,7 +37,7 @@ export interface TenantAccess {
  * with their role's permissions. An API key acts only in its own tenant, with
  * the intersection of its scopes and its owner's current permissions there.
  */
-export function createAccessService({ db }: { db: PrismaClient }) {
+export function createAccessService({ db, premintChallenge }: AccessDeps) {
   const managedTenants = new WeakMap<Caller, Promise<ReadonlySet<string>>>();
 
   const realmAdminWhere = (userId: string) => ({
@@ -42,6 +56,7 @@ export function createAccessService({ db }: { db: PrismaClient }) {
         realmId: true,
         ownerId: true,
         isBaseAdmin: true,
+        config: true,
         memberships: { where: { userId: viewer.userId }, select: { role: { select: { name: true, permissions: true } } } },
         realm: { select: { tenants: { where: realmAdminWhere(viewer.userId), select: { id: true }, take: 1 } } },
       },
@@ -55,7 +70,13 @@ export function createAccessService({ db }: { db: PrismaClient }) {
     const permissions = scopes ? new Set([...granted].filter((p) => scopes.has(p))) : granted;
     return {
       viewer,
-      tenant: { id: tenant.id, realmId: tenant.realmId, ownerId: tenant.ownerId, isBaseAdmin: tenant.isBaseAdmin },
+      tenant: {
+        id: tenant.id,
+        realmId: tenant.realmId,
+        ownerId: tenant.ownerId,
+        isBaseAdmin: tenant.isBaseAdmin,
+        mfaRequired: (tenant.config as { mfaRequired?: unknown }).mfaRequired === true,
+      },
       role: role?.name ?? null,
       realmAdmin,
       permissions,
@@ -72,6 +93,15 @@ export function createAccessService({ db }: { db: PrismaClient }) {
       const viewer = requireViewer(caller);
       const access = await loadTenantAccess(viewer, tenantId);
       assertThat(access, 'not_found', 'No such tenant.');
+      // A tenant whose config says mfaRequired admits people only at aal2 (API keys are machine credentials).
+      if (access.tenant.mfaRequired && !viewer.apiKey && viewer.aal !== 'aal2') {
+        const challenge = (await premintChallenge?.(caller)) ?? null;
+        throw new AppError('mfa_required', 'This tenant requires multi-factor authentication.', {
+          reason: 'no_mfa',
+          tenantId: access.tenant.id,
+          ...(challenge ? { challenge } : {}),
+        });
+      }
       if (permission && !access.permissions.has(permission)) throw new AppError('forbidden', undefined, { permission });
       return access;
     },

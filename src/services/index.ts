@@ -8,6 +8,7 @@ import type { IdentityProvider } from '../identity/provider.js';
 import type { Notifier } from '../identity/notifier.js';
 import type { Logger } from '../log.js';
 import { createAccessService } from './access.js';
+import { premintChallenge } from './mfa-challenge.js';
 import { createApiKeyService } from './api-keys.js';
 import { createAdminService } from './admin.js';
 import { createAuditService } from './audit.js';
@@ -52,7 +53,7 @@ export function createServices(deps: ServiceDeps) {
   const { config, db, events, clock, startedAt, version, provider, revocations, tenantClaims, domainVerifier, notifier, log, apiKeyAuth, signToken } = deps;
   const realms = createRealmService({ db: db.prisma, events, defaultRealm: config.defaultRealm });
   const mirror = createUserMirror({ db: db.prisma, events });
-  const access = createAccessService({ db: db.prisma });
+  const access = createAccessService({ db: db.prisma, premintChallenge: (caller) => premintChallenge(provider, caller) });
   const limit = (name: string, points: number) => createRateLimit(db.prisma, { name, points, durationSeconds: 300 });
   const { rateLimits } = config.auth;
   const limits = {
