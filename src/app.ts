@@ -134,6 +134,7 @@ export async function buildApp(config: Config, options: AppOptions = {}) {
         now: clock,
         log: log.child({ requestId }),
         limits: { maxCost: config.graphql.maxCost },
+        scopeFailure: {},
       };
     },
   });

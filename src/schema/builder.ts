@@ -44,14 +44,18 @@ export const builder = new SchemaBuilder<{
   defaultFieldNullability: false,
   scopeAuth: {
     authScopes: (ctx) =>
-      scopesFor({
-        viewer: ctx.viewer,
-        now: ctx.now,
-        isTenantMember: (tenantId) => ctx.services.access.isTenantMember(ctx.viewer, tenantId),
-        activeTenantPermissions: () => ctx.services.access.activeTenantPermissions(ctx.viewer),
-        isRealmAdmin: async () => ctx.services.access.isRealmAdmin(ctx.viewer, await ctx.services.realms.defaultRealmId()),
-      }),
-    unauthorizedError: (_parent, ctx, _info, result) => authFailureError(ctx.viewer, result.failure),
+      scopesFor(
+        {
+          viewer: ctx.viewer,
+          now: ctx.now,
+          isTenantMember: (tenantId) => ctx.services.access.isTenantMember(ctx.viewer, tenantId),
+          activeTenantPermissions: () => ctx.services.access.activeTenantPermissions(ctx.viewer),
+          isRealmAdmin: async () => ctx.services.access.isRealmAdmin(ctx.viewer, await ctx.services.realms.defaultRealmId()),
+          premintChallenge: () => ctx.services.access.premintChallenge(ctx.caller),
+        },
+        ctx.scopeFailure,
+      ),
+    unauthorizedError: (_parent, ctx, _info, result) => authFailureError(ctx.viewer, result.failure, ctx.scopeFailure),
   },
   prisma: {
     client: (ctx) => ctx.prisma,

@@ -18,6 +18,8 @@ export interface GraphQLContext {
   /** The clock (injected; tests control it). */
   now: () => number;
   log: Logger;
+  /** What a failed MFA scope left for its error (a pre-minted challenge). */
+  scopeFailure: import('../auth/scopes.js').ScopeFailureState;
   /** The query cost budget (GRAPHQL_MAX_COST). */
   limits: { maxCost: number };
 }

@@ -95,7 +95,7 @@ export function createAccessService({ db, premintChallenge }: AccessDeps) {
       assertThat(access, 'not_found', 'No such tenant.');
       // A tenant whose config says mfaRequired admits people only at aal2 (API keys are machine credentials).
       if (access.tenant.mfaRequired && !viewer.apiKey && viewer.aal !== 'aal2') {
-        const challenge = (await premintChallenge?.(caller)) ?? null;
+        const challenge = await this.premintChallenge(caller);
         throw new AppError('mfa_required', 'This tenant requires multi-factor authentication.', {
           reason: 'no_mfa',
           tenantId: access.tenant.id,
@@ -119,6 +119,11 @@ export function createAccessService({ db, premintChallenge }: AccessDeps) {
       if (!membership || (viewer.apiKey && viewer.apiKey.tenantId !== membership.tenantId)) return new Set();
       const scopes = viewer.apiKey ? new Set(viewer.apiKey.scopes) : null;
       return new Set(membership.role.permissions.filter((p) => !scopes || scopes.has(p)));
+    },
+
+    /** A challenge for a caller who must pass MFA (see PremintedChallenge); null when none can be opened. */
+    async premintChallenge(caller: Caller): Promise<PremintedChallenge | null> {
+      return (await premintChallenge?.(caller)) ?? null;
     },
 
     /** unauthenticated without a viewer; forbidden without the permission over the realm. */

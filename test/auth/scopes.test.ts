@@ -14,6 +14,8 @@ interface Ctx {
   memberOf: string[];
   permissions: string[];
   realmAdmin: boolean;
+  scopeFailure: { challenge?: unknown };
+  challenges: number;
 }
 
 const builder = new SchemaBuilder<{
@@ -28,9 +30,13 @@ const builder = new SchemaBuilder<{
         isTenantMember: async (id) => ctx.memberOf.includes(id),
         activeTenantPermissions: async () => ctx.permissions,
         isRealmAdmin: async () => ctx.realmAdmin,
-      }),
+        premintChallenge: async () => {
+          ctx.challenges += 1;
+          return { factorId: 'f1', factorType: 'totp', challengeId: `c${ctx.challenges}`, expiresAt: 1 };
+        },
+      }, ctx.scopeFailure as never),
     unauthorizedError: (_p: unknown, ctx: Ctx, _i: unknown, result: { failure: Parameters<typeof authFailureError>[1] }) =>
-      authFailureError(ctx.viewer, result.failure),
+      authFailureError(ctx.viewer, result.failure, ctx.scopeFailure as never),
   },
   // The app's builder also carries the prisma plugin, whose options are declared globally.
 } as never);
@@ -65,7 +71,7 @@ const viewer = (overrides: Partial<Viewer> = {}): Viewer => ({
 });
 
 async function ask(field: string, v: Viewer | null, memberOf: string[] = [], facts: { permissions?: string[]; realmAdmin?: boolean } = {}) {
-  const contextValue = { viewer: v, now: () => now, memberOf, permissions: facts.permissions ?? [], realmAdmin: facts.realmAdmin ?? false };
+  const contextValue = { viewer: v, now: () => now, memberOf, permissions: facts.permissions ?? [], realmAdmin: facts.realmAdmin ?? false, scopeFailure: {}, challenges: 0 };
   const result = await graphql({ schema, source: `{ ${field} }`, contextValue });
   if (!result.errors) return 'allowed';
   const error = result.errors[0]!.originalError as { code?: string; extensions?: Record<string, unknown> };
@@ -92,6 +98,20 @@ describe('authorization scopes', () => {
     expect(await ask('mfaWithin5Minutes', viewer({ aal: 'aal2', mfaAt: new Date(now - 299_000) }))).toBe('allowed');
     expect(await ask('mfaWithin5Minutes', viewer({ aal: 'aal2', mfaAt: new Date(now - 301_000) }))).toEqual({ code: 'mfa_required', reason: 'stale_mfa' });
     expect(await ask('mfaWithin5Minutes', viewer())).toEqual({ code: 'mfa_required', reason: 'no_mfa' });
+  });
+
+  it('a failed MFA scope carries a pre-minted challenge, opened once per request', async () => {
+    const contextValue = { viewer: viewer(), now: () => now, memberOf: [], permissions: [], realmAdmin: false, scopeFailure: {}, challenges: 0 };
+    const result = await graphql({ schema, source: '{ aal2 mfaFresh }', contextValue });
+    expect(result.errors?.map((e) => (e.originalError as { extensions?: Record<string, unknown> }).extensions)).toEqual([
+      { reason: 'no_mfa', challenge: { factorId: 'f1', factorType: 'totp', challengeId: 'c1', expiresAt: 1 } },
+      { reason: 'no_mfa', maxAgeSeconds: 30, challenge: { factorId: 'f1', factorType: 'totp', challengeId: 'c1', expiresAt: 1 } },
+    ]);
+    expect(contextValue.challenges).toBe(1);
+    // Passing scopes open nothing.
+    const passing = { ...contextValue, viewer: viewer({ aal: 'aal2', mfaAt: new Date(now) }), scopeFailure: {}, challenges: 0 };
+    await graphql({ schema, source: '{ aal2 mfaFresh }', contextValue: passing });
+    expect(passing.challenges).toBe(0);
   });
 
   it('fresh MFA (30 s): a minute-old MFA is fresh_required', async () => {
