@@ -127,17 +127,17 @@ describe('updateTenant and updateTenantConfig', () => {
 
   it('config: allowlisted keys merge, null removes, an unknown key is refused by name', async () => {
     const tenant = await create(ann, { displayName: 'Configured' });
-    const set = await t.execute(UpdateTenantConfigDocument, { input: { tenantId: tenant.id, config: { locale: 'pt-BR', mfaRequired: true } } }, ann.headers);
-    expect(set.body.data!.updateTenantConfig.tenant.config).toEqual({ locale: 'pt-BR', mfaRequired: true });
+    const set = await t.execute(UpdateTenantConfigDocument, { input: { tenantId: tenant.id, config: { locale: 'pt-BR', primaryColor: '#112233' } } }, ann.headers);
+    expect(set.body.data!.updateTenantConfig.tenant.config).toEqual({ locale: 'pt-BR', primaryColor: '#112233' });
     const removed = await t.execute(UpdateTenantConfigDocument, { input: { tenantId: tenant.id, config: { locale: null } } }, ann.headers);
-    expect(removed.body.data!.updateTenantConfig.tenant.config).toEqual({ mfaRequired: true });
+    expect(removed.body.data!.updateTenantConfig.tenant.config).toEqual({ primaryColor: '#112233' });
     const unknown = await t.execute(UpdateTenantConfigDocument, { input: { tenantId: tenant.id, config: { colour: 'red' } } }, ann.headers);
     expect(unknown.body.errors![0]).toMatchObject({ extensions: { code: 'bad_request', field: 'config.colour' } });
     expect(unknown.body.errors![0]!.message).toContain('colour');
     const invalid = await t.execute(UpdateTenantConfigDocument, { input: { tenantId: tenant.id, config: { sessionTimeoutMinutes: 1 } } }, ann.headers);
     expect(invalid.body.errors![0]).toMatchObject({ extensions: { code: 'bad_request', field: 'config.sessionTimeoutMinutes' } });
     const stored = await t.app.db.prisma.tenant.findUniqueOrThrow({ where: { id: tenant.id } });
-    expect(stored.config).toEqual({ mfaRequired: true });
+    expect(stored.config).toEqual({ primaryColor: '#112233' });
   });
 });
 
