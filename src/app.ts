@@ -20,6 +20,9 @@ import { authRoutes } from './server/auth-routes.js';
 import { createViewerResolver } from './auth/context.js';
 import { createRevocationList } from './auth/revocation.js';
 import { createTokenVerifier } from './auth/verify.js';
+import { createGotrueIdentity } from './identity/gotrue/identity.js';
+import { authProxyRoutes } from './server/auth-proxy.js';
+import { createProxiedAuthRecorder } from './services/proxied-auth.js';
 
 const version = (createRequire(import.meta.url)('../package.json') as { version: string }).version;
 
@@ -49,7 +52,9 @@ export async function buildApp(config: Config, options: AppOptions = {}) {
     options.notifier ??
     (config.auth.notifier.kind === 'smtp' ? createSmtpNotifier(config.auth.notifier) : createDevNotifier(db.prisma, print));
   const tenantClaims = createTenantClaims({ db: db.prisma });
-  const engine = createEmbeddedEngine({
+  // With GOTRUE_URL, a GoTrue server is the identity provider; otherwise the embedded engine is.
+  const gotrue = config.gotrue ? createGotrueIdentity({ config: config.gotrue, log, clock }) : null;
+  const engine = gotrue ? null : createEmbeddedEngine({
     db: db.prisma,
     auth: config.auth,
     notifier,
@@ -60,17 +65,24 @@ export async function buildApp(config: Config, options: AppOptions = {}) {
     // Every route that creates a user (/auth/v1, GraphQL, admin, id_token) mirrors it in the same transaction.
     onUserCreated: (tx, user) => services.mirror.recordCreated(tx, user),
   });
+  const identity = gotrue ?? engine!;
   const revocations = createRevocationList({ db: db.prisma, clock });
   const domainVerifier = options.domainVerifier ?? createDomainVerifier();
-  const services = createServices({ config, db, events, clock, startedAt, version, provider: engine.provider, revocations, tenantClaims, domainVerifier, notifier, log });
+  const services = createServices({ config, db, events, clock, startedAt, version, provider: identity.provider, revocations, tenantClaims, domainVerifier, notifier, log });
   const resolveViewer = createViewerResolver({
     verifier: createTokenVerifier({
-      issuer: config.auth.jwt.issuer,
       audience: config.auth.jwt.aud,
-      algorithms: ['ES256'],
-      keys: { kind: 'local', jwks: () => engine.keys.jwks() },
       leewaySeconds: config.auth.jwt.leewaySeconds,
       clock,
+      ...(engine
+        ? { issuer: config.auth.jwt.issuer, algorithms: ['ES256'], keys: { kind: 'local', jwks: () => engine.keys.jwks() } }
+        : {
+            issuer: config.gotrue!.issuer,
+            // The asymmetric algorithms GoTrue signs with (GOTRUE.md §4); HS256 only with the legacy secret.
+            algorithms: ['RS256', 'ES256', 'EdDSA', 'RS512', 'ES512'],
+            keys: { kind: 'remote', url: config.gotrue!.jwksUrl, timeoutMs: config.gotrue!.timeouts.headersMs },
+            hs256Secret: config.gotrue!.jwtSecret,
+          }),
     }),
     revocations,
   });
@@ -109,19 +121,25 @@ export async function buildApp(config: Config, options: AppOptions = {}) {
       };
     },
   });
+  function proxiedAuthRecording() {
+    const recorder = createProxiedAuthRecorder({ mirror: services.mirror });
+    return { wants: recorder.wants, afterAnswer: recorder.record };
+  }
   const http = createHttpServer({
     yoga,
     routes: [
       ...healthRoutes({ health: services.health, notReadyReason: readiness }),
-      ...authRoutes({
-        provider: engine.provider,
-        auth: config.auth,
-        isApiKey: (value) => engine.isApiKey(value),
-        limits: services.limits,
-        bodyLimitBytes: config.http.bodyLimitBytes,
-        log,
-        notReadyReason: readiness,
-      }),
+      ...(gotrue
+        ? authProxyRoutes({ transport: gotrue.transport, anonKey: gotrue.apiKeys().anon, ...proxiedAuthRecording(), log })
+        : authRoutes({
+            provider: identity.provider,
+            auth: config.auth,
+            isApiKey: (value) => identity.isApiKey(value),
+            limits: services.limits,
+            bodyLimitBytes: config.http.bodyLimitBytes,
+            log,
+            notReadyReason: readiness,
+          })),
     ],
     bodyLimitBytes: config.http.bodyLimitBytes,
     log,
@@ -140,10 +158,10 @@ export async function buildApp(config: Config, options: AppOptions = {}) {
     if (config.migrateOnStart) {
       await applyMigrations(db, { onApplied: (name) => log.info({ migration: name }, 'migration applied') });
     }
-    await engine.init();
+    await identity.init();
     const realm = await services.realms.ensureDefaultRealm();
     if (realm.created) log.info({ realmId: realm.id, slug: config.defaultRealm.slug }, 'default realm created');
-    const admin = await services.realms.ensureBootstrapAdmin({ provider: engine.provider, mirror: services.mirror, email: config.bootstrapAdminEmail });
+    const admin = await services.realms.ensureBootstrapAdmin({ provider: identity.provider, mirror: services.mirror, email: config.bootstrapAdminEmail });
     if (admin) {
       log.info({ email: admin.email }, 'bootstrap realm admin created; its password was printed to the console');
       print(`\nidgraph created the realm administrator (password shown once; change it after signing in):\n  email:    ${admin.email}\n  password: ${admin.password}\n`);
@@ -171,7 +189,10 @@ export async function buildApp(config: Config, options: AppOptions = {}) {
     log,
     db,
     services,
-    identity: engine,
+    /** The identity provider's side: API keys, readiness, and the adapter behind the port. */
+    identity,
+    /** The embedded engine (signing keys...); null in front of GoTrue. */
+    engine,
     revocations,
     /** The viewer an Authorization header stands for (what every request resolves). */
     resolveViewer,
@@ -200,6 +221,7 @@ export async function buildApp(config: Config, options: AppOptions = {}) {
       await ws.close();
       if (http.server.listening) await http.close(config.http.shutdownTimeoutMs);
       await yoga.dispose();
+      await gotrue?.close();
       await db.close();
     },
   };
