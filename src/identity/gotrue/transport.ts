@@ -58,7 +58,12 @@ const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
 /** A failure on the way to or from GoTrue (no usable answer): counted by the breaker, retried when safe. */
 class TransportFailure extends Error {
-  constructor(readonly reason: string, options?: { cause?: unknown }) {
+  constructor(
+    readonly reason: string,
+    options?: { cause?: unknown },
+    /** Network errors and 502–504 may pass on a second try; a garbled answer will not. */
+    readonly retriable = true,
+  ) {
     super(reason, options);
   }
 }
@@ -110,20 +115,37 @@ export function createGotrueTransport(options: TransportOptions) {
     return Buffer.concat(chunks).toString('utf8');
   }
 
+  /**
+   * undici's own header and body timers tick at a one-second resolution; these
+   * make the headers phase (connect + headers) and the whole exchange end on time.
+   */
+  async function request(options: Omit<Dispatcher.RequestOptions, 'signal' | 'headersTimeout' | 'bodyTimeout'>) {
+    const controller = new AbortController();
+    const headersTimer = setTimeout(() => controller.abort(new TransportFailure('headers timeout')), connectMs + headersMs);
+    const deadline = setTimeout(() => controller.abort(new TransportFailure('deadline exceeded')), deadlineMs);
+    try {
+      const response = await pool.request({ ...options, headersTimeout: headersMs, bodyTimeout: bodyMs, signal: controller.signal });
+      response.body.once('close', () => clearTimeout(deadline));
+      return response;
+    } catch (error) {
+      clearTimeout(deadline);
+      throw error;
+    } finally {
+      clearTimeout(headersTimer);
+    }
+  }
+
   async function attempt(call: JsonCall, url: string): Promise<JsonAnswer> {
     let response: Dispatcher.ResponseData;
     try {
-      response = await pool.request({
+      response = await request({
         method: call.method,
         path: url,
         headers: call.headers,
         body: call.rawBody ?? (call.body === undefined ? null : JSON.stringify(call.body)),
-        headersTimeout: headersMs,
-        bodyTimeout: bodyMs,
-        signal: AbortSignal.timeout(deadlineMs),
       });
     } catch (error) {
-      throw new TransportFailure(describeFailure(error), { cause: error });
+      throw error instanceof TransportFailure ? error : new TransportFailure(describeFailure(error), { cause: error });
     }
     let text: string;
     try {
@@ -139,7 +161,7 @@ export function createGotrueTransport(options: TransportOptions) {
         body = JSON.parse(text);
       } catch {
         // A proxy's HTML error page or a cut-off answer: GoTrue itself always answers JSON.
-        throw new TransportFailure(`invalid JSON (status ${response.statusCode})`);
+        throw new TransportFailure(`invalid JSON (status ${response.statusCode})`, {}, false);
       }
     }
     return { status: response.statusCode, headers: response.headers, body };
@@ -165,7 +187,7 @@ export function createGotrueTransport(options: TransportOptions) {
           if (!(error instanceof TransportFailure)) throw error;
           breaker.failure();
           options.log.warn({ method: call.method, path: call.path, reason: error.reason, attempt: n + 1 }, 'GoTrue call failed');
-          if (n + 1 >= attempts || breaker.state() !== 'closed') throw upstreamUnavailable(error.reason);
+          if (!error.retriable || n + 1 >= attempts || breaker.state() !== 'closed') throw upstreamUnavailable(error.reason);
           await sleep(options.random() * Math.min(2_000, options.retryBaseDelayMs * 2 ** n));
         }
       }
@@ -178,21 +200,18 @@ export function createGotrueTransport(options: TransportOptions) {
     async raw(call: RawCall): Promise<Dispatcher.ResponseData> {
       refuseWhenOpen();
       try {
-        const response = await pool.request({
+        const response = await request({
           method: call.method as Dispatcher.HttpMethod,
           path: `${prefix}${call.pathAndQuery}`,
           headers: call.headers,
           body: call.body,
-          headersTimeout: headersMs,
-          bodyTimeout: bodyMs,
-          signal: AbortSignal.timeout(deadlineMs),
         });
         if (RETRIABLE_STATUS.has(response.statusCode)) breaker.failure();
         else breaker.success();
         return response;
       } catch (error) {
         breaker.failure();
-        const reason = describeFailure(error);
+        const reason = error instanceof TransportFailure ? error.reason : describeFailure(error);
         options.log.warn({ method: call.method, path: call.pathAndQuery.split('?')[0], reason }, 'GoTrue proxy call failed');
         throw error instanceof ProviderError ? error : upstreamUnavailable(reason);
       }
