@@ -23,6 +23,10 @@ import { createTokenVerifier } from './auth/verify.js';
 import { createGotrueIdentity } from './identity/gotrue/identity.js';
 import { authProxyRoutes } from './server/auth-proxy.js';
 import { createProxiedAuthRecorder } from './services/proxied-auth.js';
+import { createAccessTokenHook } from './services/access-token-hook.js';
+import { createUserSync } from './services/user-sync.js';
+import { webhookRoutes } from './server/webhook-routes.js';
+import type { ClaimsExtension } from './identity/embedded/sessions.js';
 
 const version = (createRequire(import.meta.url)('../package.json') as { version: string }).version;
 
@@ -37,6 +41,8 @@ export interface AppOptions {
   print?: (text: string) => void;
   /** How domain ownership is checked; defaults to real DNS and HTTPS. */
   domainVerifier?: DomainVerifier;
+  /** The extra claims the embedded engine mints; defaults to the tenant claims (tests stand in for GoTrue's hook with it). */
+  claimsExtension?: ClaimsExtension;
 }
 
 export type App = Awaited<ReturnType<typeof buildApp>>;
@@ -61,7 +67,7 @@ export async function buildApp(config: Config, options: AppOptions = {}) {
     clock,
     version,
     print,
-    claimsExtension: (session) => tenantClaims.claimsFor(session),
+    claimsExtension: options.claimsExtension ?? ((session) => tenantClaims.claimsFor(session)),
     // Every route that creates a user (/auth/v1, GraphQL, admin, id_token) mirrors it in the same transaction.
     onUserCreated: (tx, user) => services.mirror.recordCreated(tx, user),
   });
@@ -129,6 +135,12 @@ export async function buildApp(config: Config, options: AppOptions = {}) {
     yoga,
     routes: [
       ...healthRoutes({ health: services.health, notReadyReason: readiness }),
+      ...webhookRoutes({
+        hook: config.gotrue?.hookSecret ? { secret: config.gotrue.hookSecret, service: createAccessTokenHook({ tenantClaims }) } : null,
+        sync: config.syncWebhookSecret ? { secret: config.syncWebhookSecret, service: createUserSync({ mirror: services.mirror }) } : null,
+        bodyLimitBytes: config.http.bodyLimitBytes,
+        clock,
+      }),
       ...(gotrue
         ? authProxyRoutes({ transport: gotrue.transport, anonKey: gotrue.apiKeys().anon, ...proxiedAuthRecording(), log })
         : authRoutes({

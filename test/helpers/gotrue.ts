@@ -3,7 +3,8 @@ import type { AddressInfo } from 'node:net';
 import { loadConfig } from '../../src/config.js';
 import { createGotrueIdentity } from '../../src/identity/gotrue/identity.js';
 import { createLogger } from '../../src/log.js';
-import { captureLogs, type TestApp } from './app.js';
+import { signStandardWebhook } from '../../src/auth/standard-webhooks.js';
+import { captureLogs, startTestApp, type TestApp } from './app.js';
 
 /** The upstream idgraph's token issuer (its PUBLIC_URL is the default one). */
 export const UPSTREAM_ISSUER = 'http://localhost:4000/auth/v1';
@@ -87,3 +88,49 @@ export const json = (res: http.ServerResponse, status: number, body: unknown, he
 };
 
 export type { TestApp };
+
+/** A Standard Webhooks secret as GoTrue takes it (v1,whsec_<base64>). */
+export const hookSecret = () => `v1,whsec_${Buffer.from(crypto.getRandomValues(new Uint8Array(32))).toString('base64')}`;
+
+/**
+ * GoTrue with idgraph in front, wired as in production: the upstream (a second
+ * idgraph standing in for GoTrue) calls idgraph's custom access token hook over
+ * HTTP, signed, whenever it mints a token, and puts the claims it answers into
+ * the token, as GOTRUE_HOOK_CUSTOM_ACCESS_TOKEN_URI does.
+ */
+export async function startGotruePair(env: { upstream?: Record<string, string>; proxy?: Record<string, string> } = {}) {
+  const secret = hookSecret();
+  let hookUrl: string | null = null;
+  const upstream = await startTestApp({
+    env: env.upstream,
+    claimsExtension: async ({ userId, sessionId }) => {
+      if (!hookUrl) return {};
+      const body = JSON.stringify({
+        user_id: userId,
+        claims: { sub: userId, session_id: sessionId, aud: 'authenticated', role: 'authenticated', aal: 'aal1', amr: [], is_anonymous: false },
+        authentication_method: 'password',
+      });
+      const response = await fetch(hookUrl, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json', ...signStandardWebhook({ secret, id: `msg_${sessionId}`, body, now: Date.now() }) },
+        body,
+      });
+      if (!response.ok) throw new Error(`hook answered ${response.status}`);
+      const { claims } = (await response.json()) as { claims: Record<string, unknown> };
+      const added = ['tenant_id', 'tenant_role', 'mfa_at'].filter((k) => k in claims);
+      return Object.fromEntries(added.map((k) => [k, claims[k]]));
+    },
+  });
+  const proxy = await startTestApp({ env: gotrueEnv(upstream, { GOTRUE_HOOK_SECRET: secret, ...env.proxy }) });
+  hookUrl = `${proxy.url}/hooks/custom-access-token`;
+  return {
+    upstream,
+    proxy,
+    secret,
+    hookUrl,
+    async close() {
+      await proxy.close();
+      await upstream.close();
+    },
+  };
+}
