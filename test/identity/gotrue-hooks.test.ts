@@ -2,7 +2,12 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { signStandardWebhook, verifyStandardWebhook } from '../../src/auth/standard-webhooks.js';
 import { startTestApp, type TestApp } from '../helpers/app.js';
 import { uniqueEmail } from '../helpers/auth.js';
-import { hookSecret } from '../helpers/gotrue.js';
+import { loadConfig } from '../../src/config.js';
+import { createGotrueIdentity } from '../../src/identity/gotrue/identity.js';
+import { createLogger } from '../../src/log.js';
+import { backfillUsers } from '../../src/services/user-backfill.js';
+import { createUserSync } from '../../src/services/user-sync.js';
+import { gotrueEnv, hookSecret } from '../helpers/gotrue.js';
 import { seedTenant, signUpUser } from '../helpers/realm.js';
 
 // POST /hooks/custom-access-token as GoTrue calls it, and POST /v1/sync/user.
@@ -131,5 +136,30 @@ describe('POST /v1/sync/user', () => {
   it('a payload without a user id is bad_request', async () => {
     const bad = await sync({ user: { email: 'no-id@example.com' } });
     expect([bad.status, ((await bad.json()) as { error_code: string }).error_code]).toEqual([400, 'bad_request']);
+  });
+});
+
+describe('backfill from the admin users API', () => {
+  it('pages through every GoTrue user, reports progress, and a rerun appends no event', async () => {
+    // Users created at "GoTrue" (t's engine) and a second idgraph that has never seen them.
+    for (let i = 0; i < 5; i++) await t.app.identity.provider.admin.createUser({ email: uniqueEmail('backfill'), password: 'correct-horse-1', email_confirm: true });
+    const fresh = await startTestApp({ env: gotrueEnv(t) });
+    const gotrue = createGotrueIdentity({ config: loadConfig(gotrueEnv(t)).gotrue!, log: createLogger({ level: 'silent' }), clock: Date.now });
+    try {
+      const sync = createUserSync({ mirror: fresh.app.services.mirror });
+      const seen: number[] = [];
+      const listUsers = (page: number, size: number) => gotrue.client.admin.listUsers(page, size);
+      const done = await backfillUsers({ listUsers, sync, perPage: 2, onProgress: (p) => seen.push(p.synced) });
+      const total = (await gotrue.client.admin.listUsers(1, 1)).total;
+      expect(done).toMatchObject({ synced: total, total });
+      expect(seen).toEqual(Array.from({ length: Math.ceil(total / 2) }, (_, i) => Math.min(total, (i + 1) * 2)));
+      expect(await fresh.app.db.prisma.user.count()).toBe(total);
+      const events = await fresh.app.db.prisma.event.count({ where: { type: 'user.signed_up' } });
+      await backfillUsers({ listUsers, sync, perPage: 50 });
+      expect(await fresh.app.db.prisma.event.count({ where: { type: 'user.signed_up' } })).toBe(events);
+    } finally {
+      await gotrue.close();
+      await fresh.close();
+    }
   });
 });
