@@ -1,9 +1,15 @@
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
 import autocannon from 'autocannon';
-import { fmt, idgraphEnv, machine, startProcess, writeSection } from './lib.js';
+import pg from 'pg';
+import { fmt, idgraphEnv, machine, redactUrl, startProcess, writeSection } from './lib.js';
 
 // idgraph in front of GoTrue: password sign-in and refresh through idgraph
 // (/auth/v1 proxy and GraphQL) against the same calls made to the upstream
-// directly, in the same run. The upstream is an embedded idgraph in its own
+// directly, in the same run. idgraph's own database is a fresh PostgreSQL
+// database when BENCH_DATABASE_URL or TEST_DATABASE_URL is set (its writes then
+// leave its event loop), else in-memory PGlite. The upstream is an embedded idgraph in its own
 // process (GoTrue-compatible /auth/v1); idgraph runs in another, and
 // autocannon in this one. Goal: added p50 latency ≤ 1 ms, throughput ≥ 0.8 of
 // direct. BENCH_DURATION seconds per measurement (default 10), BENCH_CONNECTIONS (10).
@@ -84,6 +90,70 @@ async function measureRefresh(target: Target): Promise<Result> {
   } as Parameters<typeof autocannon>[0]);
 }
 
+/** idgraph with GOTRUE_URL pointing at `gotrueBase`, in its own process. */
+const adminUrl = process.env.BENCH_DATABASE_URL ?? process.env.TEST_DATABASE_URL;
+const created: string[] = [];
+
+/** A fresh database for one idgraph: PostgreSQL when configured, else in-memory PGlite. */
+async function freshDatabase(): Promise<string> {
+  if (!adminUrl) return 'memory://';
+  const name = `idgraph_bench_proxy_${Date.now()}_${created.length}`;
+  const admin = new pg.Client({ connectionString: adminUrl });
+  await admin.connect();
+  await admin.query(`CREATE DATABASE ${name}`);
+  await admin.end();
+  created.push(name);
+  const url = new URL(adminUrl);
+  url.pathname = `/${name}`;
+  return url.toString();
+}
+
+async function dropDatabases() {
+  if (!adminUrl || created.length === 0) return;
+  const admin = new pg.Client({ connectionString: adminUrl });
+  await admin.connect();
+  for (const name of created) await admin.query(`DROP DATABASE IF EXISTS ${name} WITH (FORCE)`);
+  await admin.end();
+}
+
+let idgraphDatabase = 'memory://';
+const startIdgraphInFront = async (gotrueBase: string, anon: string, serviceRole: string, extra: Record<string, string>) =>
+  startProcess(['src/main.ts'], {
+    ...idgraphEnv((idgraphDatabase = await freshDatabase())),
+    ...extra,
+    GOTRUE_URL: gotrueBase,
+    GOTRUE_ANON_KEY: anon,
+    GOTRUE_SERVICE_ROLE_KEY: serviceRole,
+    GOTRUE_JWT_ISSUER: 'http://localhost:4000/auth/v1',
+  });
+
+/**
+ * The proxy's own cost: the same calls against a bare node:http server that
+ * answers GoTrue's recorded bytes at once, directly and through idgraph.
+ */
+async function measureAgainstBare(answers: { session: string; user: string }, anon: string, serviceRole: string, email: string, extra: Record<string, string>) {
+  const file = path.join(fs.mkdtempSync(path.join(os.tmpdir(), 'idgraph-bench-')), 'answers.json');
+  // The admin call idgraph makes at start (the bootstrap admin) gets a user; everything else the session.
+  fs.writeFileSync(file, JSON.stringify({ email_confirm: answers.user, '': answers.session }));
+  const bare = await startProcess(['bench/bare-server.ts', file], {});
+  const proxy = await startIdgraphInFront(`http://127.0.0.1:${bare.port}/auth/v1`, anon, serviceRole, extra);
+  const targets = [
+    restTarget('bare stand-in directly', `http://127.0.0.1:${bare.port}/auth/v1`, anon, email),
+    restTarget('idgraph /auth/v1 → bare stand-in', `http://127.0.0.1:${proxy.port}/auth/v1`, anon, email),
+  ];
+  const rows: Array<{ target: Target; signIn: Result; refresh: Result }> = [];
+  try {
+    for (const target of targets) {
+      await signInOnce(target);
+      rows.push({ target, signIn: await measureSignIn(target), refresh: await measureRefresh(target) });
+    }
+  } finally {
+    await proxy.stop();
+    await bare.stop();
+  }
+  return rows;
+}
+
 async function main() {
   // Per-IP and per-identifier limits off on both sides: every request comes from 127.0.0.1 for one address.
   const noLimits = { AUTH_RATE_LIMIT_CREDENTIALS_PER_IP: '0', AUTH_RATE_LIMIT_CREDENTIALS_PER_IDENTIFIER: '0', AUTH_REFRESH_TOKEN_REUSE_INTERVAL: '0' };
@@ -92,14 +162,7 @@ async function main() {
   const serviceRole = /service-role key:\s+(\S+)/.exec(upstream.output())?.[1];
   if (!anon || !serviceRole) throw new Error('the upstream did not print its keys');
   const upstreamBase = `http://127.0.0.1:${upstream.port}/auth/v1`;
-  const proxy = await startProcess(['src/main.ts'], {
-    ...idgraphEnv('memory://'),
-    ...noLimits,
-    GOTRUE_URL: upstreamBase,
-    GOTRUE_ANON_KEY: anon,
-    GOTRUE_SERVICE_ROLE_KEY: serviceRole,
-    GOTRUE_JWT_ISSUER: 'http://localhost:4000/auth/v1',
-  });
+  const proxy = await startIdgraphInFront(upstreamBase, anon, serviceRole, noLimits);
   const email = `bench-proxy-${Date.now()}@example.com`;
   const signup = await fetch(`${upstreamBase}/signup`, { method: 'POST', headers: { apikey: anon, 'content-type': 'application/json' }, body: JSON.stringify({ email, password }) });
   if (signup.status !== 200) throw new Error(`sign-up failed: ${signup.status} ${await signup.text()}`);
@@ -110,17 +173,23 @@ async function main() {
     graphqlTarget(`http://127.0.0.1:${proxy.port}/graphql`, email),
   ];
   const rows: Array<{ target: Target; signIn: Result; refresh: Result }> = [];
+  let session: string;
   try {
     for (const target of targets) {
       await signInOnce(target);
       rows.push({ target, signIn: await measureSignIn(target), refresh: await measureRefresh(target) });
     }
+    const sample = await fetch(targets[0]!.signIn.url, { method: 'POST', headers: targets[0]!.headers, body: targets[0]!.signIn.body });
+    session = await sample.text();
   } finally {
     await proxy.stop();
     await upstream.stop();
   }
+  const user = JSON.stringify((JSON.parse(session) as { user: unknown }).user);
+  const bareRows = await measureAgainstBare({ session, user }, anon, serviceRole, email, noLimits).finally(dropDatabases);
 
   const direct = rows[0]!;
+  const bareDirect = bareRows[0]!;
   const cell = (r: Result, base: Result) =>
     `${fmt(r.requests.average)} | ${r.latency.p50} | ${r.latency.p99} | ${(r.requests.average / base.requests.average).toFixed(2)} | ${(r.latency.p50 - base.latency.p50).toFixed(1)} | ${r.non2xx + r.errors}`;
   const lines = [
@@ -133,13 +202,24 @@ async function main() {
     'GraphQL mutations (adapter call, user mirror and events, tenant lookup). Goal: added p50 ≤ 1 ms, throughput',
     'ratio ≥ 0.8 of direct.',
     '',
-    `Latest run: ${new Date().toISOString()}, ${machine()}, ${connections} connections, ${duration} s each.`,
+    `Latest run: ${new Date().toISOString()}, ${machine()}, ${connections} connections, ${duration} s each;`,
+    `idgraph's database: ${redactUrl(idgraphDatabase).replace(/_\d+_\d+$/, '_…')}.`,
     '',
     '| path | operation | req/s | p50 ms | p99 ms | ratio to direct | added p50 ms | non-2xx + errors |',
     '|---|---|---|---|---|---|---|---|',
     ...rows.flatMap((r) => [
       `| ${r.target.name} | signIn (password) | ${cell(r.signIn, direct.signIn)} |`,
       `| ${r.target.name} | refreshSession | ${cell(r.refresh, direct.refresh)} |`,
+    ]),
+    '',
+    'The proxy\'s own cost, against a bare node:http stand-in answering GoTrue\'s recorded bytes at once (ratios and',
+    'added latency relative to calling the stand-in directly):',
+    '',
+    '| path | operation | req/s | p50 ms | p99 ms | ratio to direct | added p50 ms | non-2xx + errors |',
+    '|---|---|---|---|---|---|---|---|',
+    ...bareRows.flatMap((r) => [
+      `| ${r.target.name} | signIn (password) | ${cell(r.signIn, bareDirect.signIn)} |`,
+      `| ${r.target.name} | refreshSession | ${cell(r.refresh, bareDirect.refresh)} |`,
     ]),
   ];
   writeSection('proxy', lines.join('\n'));
