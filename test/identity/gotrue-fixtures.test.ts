@@ -1,3 +1,4 @@
+import type http from 'node:http';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ProviderError } from '../../src/identity/errors.js';
 import { parseGotrueError } from '../../src/identity/gotrue/errors.js';
@@ -9,6 +10,11 @@ import { gotrueIdentityFor, json, startStubServer } from '../helpers/gotrue.js';
 
 type Stub = Awaited<ReturnType<typeof startStubServer>>;
 let server: Stub;
+
+const redirect = (res: http.ServerResponse, to: { status: number; location: string }) => {
+  res.writeHead(to.status, { location: to.location });
+  res.end();
+};
 let gotrue: ReturnType<typeof gotrueIdentityFor>;
 
 beforeAll(async () => {
@@ -17,11 +23,9 @@ beforeAll(async () => {
     const route = `${req.method} ${url.pathname.replace(/^\/auth\/v1/, '')}`;
     switch (route) {
       case 'GET /authorize':
-        res.writeHead(recorded.authorizeRedirect.status, { location: recorded.authorizeRedirect.location });
-        return res.end();
+        return redirect(res, recorded.authorizeRedirect);
       case 'GET /callback':
-        res.writeHead(recorded.callbackRedirect.status, { location: recorded.callbackRedirect.location });
-        return res.end();
+        return redirect(res, recorded.callbackRedirect);
       case 'GET /user/identities/authorize':
         return json(res, 200, recorded.identityAuthorize);
       case 'POST /sso':
@@ -30,8 +34,7 @@ beforeAll(async () => {
         res.writeHead(200, { 'content-type': 'application/xml' });
         return res.end(recorded.samlMetadata);
       case 'POST /sso/saml/acs':
-        res.writeHead(recorded.samlAcsRedirect.status, { location: recorded.samlAcsRedirect.location });
-        return res.end();
+        return redirect(res, recorded.samlAcsRedirect);
       case 'POST /admin/users':
         return json(res, 422, recorded.legacyError);
       case 'POST /token':
