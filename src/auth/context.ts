@@ -1,3 +1,4 @@
+import { sha256Hex } from '../crypto.js';
 import { AppError } from '../errors.js';
 import type { RevocationList } from './revocation.js';
 import type { TokenVerifier } from './verify.js';
@@ -13,7 +14,9 @@ export function createViewerResolver({ verifier, revocations }: { verifier: Toke
     if (!authorization) return null;
     const match = /^Bearer\s+(\S+)$/i.exec(authorization.trim());
     if (!match) throw new AppError('malformed', 'The Authorization header must be "Bearer <access token>".');
-    const claims = await verifier.verify(match[1]!);
+    const verified = await verifier.verify(match[1]!);
+    // GoTrue mints no jti: the token's own hash names it, so one token can still be denied alone (switchTenant, MFA step-up).
+    const claims = { ...verified, jti: verified.jti ?? `sha256:${sha256Hex(match[1]!).slice(0, 32)}` };
     const state = await revocations.accessState(claims);
     if (state.revoked) throw new AppError('token_revoked');
     // Suspension and deactivation take effect on the user's next request.
@@ -22,7 +25,7 @@ export function createViewerResolver({ verifier, revocations }: { verifier: Toke
     return {
       userId: claims.sub,
       sessionId: claims.session_id ?? null,
-      jti: claims.jti ?? null,
+      jti: claims.jti,
       expiresAt: new Date(claims.exp * 1000),
       aal: claims.aal === 'aal2' ? 'aal2' : 'aal1',
       mfaAt: claims.mfa_at ? new Date(claims.mfa_at * 1000) : null,

@@ -1,8 +1,9 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { RefreshSessionDocument, SignInDocument, SignOutDocument, SignUpDocument, SwitchTenantDocument, ViewerDocument } from '../generated/graphql.js';
-import type { TestApp } from '../helpers/app.js';
+import { SignJWT } from 'jose';
+import { startTestApp, type TestApp } from '../helpers/app.js';
 import { claimsOf, uniqueEmail } from '../helpers/auth.js';
-import { startGotruePair } from '../helpers/gotrue.js';
+import { gotrueEnv, startGotruePair } from '../helpers/gotrue.js';
 import { seedMember, seedTenant } from '../helpers/realm.js';
 
 // The GraphQL authentication suite with provider=gotrue: every mutation goes
@@ -119,6 +120,7 @@ describe('tenant claims through GoTrue\'s custom access token hook', () => {
     expect(body.errors).toBeUndefined();
     expect(claimsOf(body.data!.switchTenant.session!.accessToken)).toMatchObject({ tenant_id: other.id, tenant_role: 'member' });
     expect((await t.execute(ViewerDocument, {}, bearer(first.accessToken))).body.errors?.[0]?.extensions?.code).toBe('token_revoked');
+    expect((await t.execute(ViewerDocument, {}, bearer(body.data!.switchTenant.session!.accessToken))).body.data?.viewer?.userId).toBe(userId);
     const foreign = await seedTenant(t, (await signedUp()).payload.user!.id);
     const refused = await t.execute(
       SwitchTenantDocument,
@@ -126,5 +128,34 @@ describe('tenant claims through GoTrue\'s custom access token hook', () => {
       bearer(body.data!.switchTenant.session!.accessToken),
     );
     expect(refused.body.errors?.[0]?.extensions?.code).toBe('tenant_invalid');
+  });
+});
+
+describe('GoTrue tokens idgraph verifies', () => {
+  it('legacy HS256 with GOTRUE_JWT_SECRET; a token without jti can be denied alone (its hash names it)', async () => {
+    const secret = 'legacy-jwt-secret-of-at-least-32-characters';
+    const legacy = await startTestApp({ env: gotrueEnv(pair.upstream, { GOTRUE_JWT_SECRET: secret }) });
+    try {
+      const sessionId = crypto.randomUUID();
+      const mint = (iat: number) =>
+        new SignJWT({ aud: 'authenticated', role: 'authenticated', session_id: sessionId, aal: 'aal1', amr: [], email: '', phone: '', is_anonymous: false })
+          .setProtectedHeader({ alg: 'HS256', typ: 'JWT' })
+          .setSubject(crypto.randomUUID())
+          .setIssuer('http://localhost:4000/auth/v1')
+          .setIssuedAt(iat)
+          .setExpirationTime(iat + 3600)
+          .sign(new TextEncoder().encode(secret));
+      const now = Math.floor(Date.now() / 1000);
+      const [first, second] = [await mint(now), await mint(now - 1)];
+      const viewer = await legacy.app.resolveViewer(`Bearer ${first}`);
+      expect(viewer?.jti).toMatch(/^sha256:[0-9a-f]{32}$/);
+      await legacy.app.revocations.revoke({ jti: viewer!.jti }, viewer!.expiresAt);
+      await expect(legacy.app.resolveViewer(`Bearer ${first}`)).rejects.toMatchObject({ code: 'token_revoked' });
+      expect((await legacy.app.resolveViewer(`Bearer ${second}`))?.sessionId).toBe(sessionId);
+      const forged = await new SignJWT({ aud: 'authenticated' }).setProtectedHeader({ alg: 'HS256' }).setSubject('x').setExpirationTime('1h').sign(new TextEncoder().encode('another-secret-of-at-least-32-characters!'));
+      await expect(legacy.app.resolveViewer(`Bearer ${forged}`)).rejects.toMatchObject({ code: 'bad_signature' });
+    } finally {
+      await legacy.close();
+    }
   });
 });
