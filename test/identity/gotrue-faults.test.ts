@@ -104,6 +104,17 @@ describe('GoTrue transport faults', () => {
     expect(ms).toBeLessThan(1500);
   });
 
+  it('failures are logged without any credential: no body, header or query string', async () => {
+    const server = await stub((_req, res) => json(res, 503, {}));
+    const gotrue = clientOf(server.asUpstream);
+    await timed(gotrue.client.tokenRefresh({ refresh_token: 'refresh-secret-4242' }));
+    await timed(gotrue.client.verifyLink({ token: 'link-secret-4242', type: 'magiclink' }));
+    await timed(gotrue.client.getUser('access-secret-4242'));
+    const text = gotrue.logs.text();
+    expect(gotrue.logs.lines.filter((l) => l.msg === 'GoTrue call failed').length).toBeGreaterThanOrEqual(3);
+    expect(text).not.toMatch(/secret-4242|anon-key|service-key/);
+  });
+
   it('GoTrue error answers are not transport failures: not retried, the breaker stays closed', async () => {
     const server = await stub((_req, res) => json(res, 400, { code: 'invalid_credentials', message: 'Invalid login credentials' }, { 'x-supabase-api-version': '2024-01-01' }));
     const gotrue = clientOf(server.asUpstream, { GOTRUE_BREAKER_THRESHOLD: '2' });
