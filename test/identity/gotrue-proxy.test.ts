@@ -120,6 +120,20 @@ describe('the proxy\'s request to GoTrue', () => {
     }
   });
 
+  it('the body limit holds in front of GoTrue: a larger body is 413 and never reaches it', async () => {
+    const stub = await startStubServer((_req, res) => json(res, 200, {}));
+    const app = await startTestApp({ env: gotrueEnv(stub.asUpstream, { BODY_LIMIT_BYTES: '1024' }) });
+    try {
+      const before = stub.requests.length;
+      const big = await fetch(`${app.url}/auth/v1/signup`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ data: 'x'.repeat(2048) }) });
+      expect(big.status).toBe(413);
+      expect(stub.requests.length).toBe(before);
+    } finally {
+      await app.close();
+      await stub.close();
+    }
+  });
+
   it('a GoTrue that died: /auth/v1 answers 503 upstream_unavailable in GoTrue\'s shape, GraphQL signIn too, and nothing is written locally', async () => {
     // Up while idgraph starts (the bootstrap admin exists already), gone afterwards.
     const stub = await startStubServer((_req, res) => json(res, 422, { code: 422, error_code: 'email_exists', msg: 'exists' }));
