@@ -22,6 +22,13 @@ import { requestOriginOf } from './server/origin-check.js';
 import { createViewerResolver } from './auth/context.js';
 import { createRevocationList } from './auth/revocation.js';
 import { createTokenVerifier } from './auth/verify.js';
+import { createGotrueIdentity } from './identity/gotrue/identity.js';
+import { authProxyRoutes } from './server/auth-proxy.js';
+import { createProxiedAuthRecorder } from './services/proxied-auth.js';
+import { createAccessTokenHook } from './services/access-token-hook.js';
+import { createUserSync } from './services/user-sync.js';
+import { webhookRoutes } from './server/webhook-routes.js';
+import type { ClaimsExtension } from './identity/embedded/sessions.js';
 
 const version = (createRequire(import.meta.url)('../package.json') as { version: string }).version;
 
@@ -36,6 +43,8 @@ export interface AppOptions {
   print?: (text: string) => void;
   /** How domain ownership is checked; defaults to real DNS and HTTPS. */
   domainVerifier?: DomainVerifier;
+  /** The extra claims the embedded engine mints; defaults to the tenant claims (tests stand in for GoTrue's hook with it). */
+  claimsExtension?: ClaimsExtension;
 }
 
 export type App = Awaited<ReturnType<typeof buildApp>>;
@@ -51,17 +60,20 @@ export async function buildApp(config: Config, options: AppOptions = {}) {
     options.notifier ??
     (config.auth.notifier.kind === 'smtp' ? createSmtpNotifier(config.auth.notifier) : createDevNotifier(db.prisma, print));
   const tenantClaims = createTenantClaims({ db: db.prisma });
-  const engine = createEmbeddedEngine({
+  // With GOTRUE_URL, a GoTrue server is the identity provider; otherwise the embedded engine is.
+  const gotrue = config.gotrue ? createGotrueIdentity({ config: config.gotrue, log, clock }) : null;
+  const engine = gotrue ? null : createEmbeddedEngine({
     db: db.prisma,
     auth: config.auth,
     notifier,
     clock,
     version,
     print,
-    claimsExtension: (session) => tenantClaims.claimsFor(session),
+    claimsExtension: options.claimsExtension ?? ((session) => tenantClaims.claimsFor(session)),
     // Every route that creates a user (/auth/v1, GraphQL, admin, id_token) mirrors it in the same transaction.
     onUserCreated: (tx, user) => services.mirror.recordCreated(tx, user),
   });
+  const identity = gotrue ?? engine!;
   const revocations = createRevocationList({ db: db.prisma, clock });
   const domainVerifier = options.domainVerifier ?? createDomainVerifier();
   const apiKeyAuth = createApiKeyAuthenticator({
@@ -76,23 +88,30 @@ export async function buildApp(config: Config, options: AppOptions = {}) {
     clock,
     startedAt,
     version,
-    provider: engine.provider,
+    provider: identity.provider,
     revocations,
     tenantClaims,
     domainVerifier,
     notifier,
     log,
     apiKeyAuth,
-    signToken: (claims) => engine.keys.sign(claims),
+    // Platform tokens are signed with the embedded engine's keys; with GoTrue, exchangeApiKey is unavailable.
+    signToken: engine ? (claims) => engine.keys.sign(claims) : null,
   });
   const resolveViewer = createViewerResolver({
     verifier: createTokenVerifier({
-      issuer: config.auth.jwt.issuer,
       audience: config.auth.jwt.aud,
-      algorithms: ['ES256'],
-      keys: { kind: 'local', jwks: () => engine.keys.jwks() },
       leewaySeconds: config.auth.jwt.leewaySeconds,
       clock,
+      ...(engine
+        ? { issuer: config.auth.jwt.issuer, algorithms: ['ES256'], keys: { kind: 'local', jwks: () => engine.keys.jwks() } }
+        : {
+            issuer: config.gotrue!.issuer,
+            // The asymmetric algorithms GoTrue signs with (GOTRUE.md §4); HS256 only with the legacy secret.
+            algorithms: ['RS256', 'ES256', 'EdDSA', 'RS512', 'ES512'],
+            keys: { kind: 'remote', url: config.gotrue!.jwksUrl, timeoutMs: config.gotrue!.timeouts.headersMs },
+            hs256Secret: config.gotrue!.jwtSecret,
+          }),
     }),
     revocations,
     apiKeys: apiKeyAuth,
@@ -138,20 +157,32 @@ export async function buildApp(config: Config, options: AppOptions = {}) {
       };
     },
   });
+  function proxiedAuthRecording() {
+    const recorder = createProxiedAuthRecorder({ mirror: services.mirror });
+    return { wants: recorder.wants, afterAnswer: recorder.record };
+  }
   const http = createHttpServer({
     yoga,
     routes: [
       ...healthRoutes({ health: services.health, notReadyReason: readiness }),
-      ...authRoutes({
-        provider: engine.provider,
-        auth: config.auth,
-        isApiKey: (value) => engine.isApiKey(value),
-        checkOrigin: (request) => services.origins.assertRequestAllowed(request),
-        limits: services.limits,
+      ...webhookRoutes({
+        hook: config.gotrue?.hookSecret ? { secret: config.gotrue.hookSecret, service: createAccessTokenHook({ tenantClaims }) } : null,
+        sync: config.syncWebhookSecret ? { secret: config.syncWebhookSecret, service: createUserSync({ mirror: services.mirror }) } : null,
         bodyLimitBytes: config.http.bodyLimitBytes,
-        log,
-        notReadyReason: readiness,
+        clock,
       }),
+      ...(gotrue
+        ? authProxyRoutes({ transport: gotrue.transport, anonKey: gotrue.apiKeys().anon, ...proxiedAuthRecording(), log })
+        : authRoutes({
+            provider: identity.provider,
+            auth: config.auth,
+            isApiKey: (value) => identity.isApiKey(value),
+            checkOrigin: (request) => services.origins.assertRequestAllowed(request),
+            limits: services.limits,
+            bodyLimitBytes: config.http.bodyLimitBytes,
+            log,
+            notReadyReason: readiness,
+          })),
     ],
     bodyLimitBytes: config.http.bodyLimitBytes,
     log,
@@ -170,10 +201,10 @@ export async function buildApp(config: Config, options: AppOptions = {}) {
     if (config.migrateOnStart) {
       await applyMigrations(db, { onApplied: (name) => log.info({ migration: name }, 'migration applied') });
     }
-    await engine.init();
+    await identity.init();
     const realm = await services.realms.ensureDefaultRealm();
     if (realm.created) log.info({ realmId: realm.id, slug: config.defaultRealm.slug }, 'default realm created');
-    const admin = await services.realms.ensureBootstrapAdmin({ provider: engine.provider, mirror: services.mirror, email: config.bootstrapAdminEmail });
+    const admin = await services.realms.ensureBootstrapAdmin({ provider: identity.provider, mirror: services.mirror, email: config.bootstrapAdminEmail });
     if (admin) {
       log.info({ email: admin.email }, 'bootstrap realm admin created; its password was printed to the console');
       print(`\nidgraph created the realm administrator (password shown once; change it after signing in):\n  email:    ${admin.email}\n  password: ${admin.password}\n`);
@@ -201,7 +232,10 @@ export async function buildApp(config: Config, options: AppOptions = {}) {
     log,
     db,
     services,
-    identity: engine,
+    /** The identity provider's side: API keys, readiness, and the adapter behind the port. */
+    identity,
+    /** The embedded engine (signing keys...); null in front of GoTrue. */
+    engine,
     revocations,
     /** API-key authentication: its cache and the last_used_at writer (flushLastUsed). */
     apiKeyAuth,
@@ -233,6 +267,7 @@ export async function buildApp(config: Config, options: AppOptions = {}) {
       if (http.server.listening) await http.close(config.http.shutdownTimeoutMs);
       await yoga.dispose();
       await apiKeyAuth.stop().catch((error: unknown) => log.warn({ err: error }, 'api key last_used_at not written at shutdown'));
+      await gotrue?.close();
       await db.close();
     },
   };

@@ -1,3 +1,4 @@
+import { readFileSync } from 'node:fs';
 import path from 'node:path';
 
 /** Claims GoTrue or idgraph put in access tokens: no caller may set them. */
@@ -92,6 +93,25 @@ const envSchema = z
     NOTIFIER: z.enum(['dev', 'smtp']).default('dev'),
     SMTP_URL: z.string().regex(/^smtps?:\/\//, 'must be an smtp:// or smtps:// URL').optional(),
     SMTP_FROM: z.string().min(3).default('idgraph <no-reply@localhost>'),
+    // A Supabase Auth (GoTrue) server in place of the embedded engine.
+    GOTRUE_URL: z.url({ protocol: /^https?$/ }).optional(),
+    GOTRUE_ANON_KEY: z.string().min(20).optional(),
+    GOTRUE_SERVICE_ROLE_KEY: z.string().min(20).optional(),
+    GOTRUE_JWT_SECRET: z.string().min(32, 'must be at least 32 characters').optional(),
+    GOTRUE_JWKS_URL: z.url({ protocol: /^https?$/ }).optional(),
+    GOTRUE_JWT_ISSUER: z.string().min(1).optional(),
+    GOTRUE_CONNECT_TIMEOUT_MS: positiveInt.max(60_000).default(2000),
+    GOTRUE_HEADERS_TIMEOUT_MS: positiveInt.max(120_000).default(10_000),
+    GOTRUE_BODY_TIMEOUT_MS: positiveInt.max(120_000).default(10_000),
+    GOTRUE_MAX_CONNECTIONS: positiveInt.max(1024).default(64),
+    GOTRUE_RETRIES: z.coerce.number().int().min(0).max(5).default(2),
+    GOTRUE_BREAKER_THRESHOLD: positiveInt.max(1000).default(5),
+    GOTRUE_BREAKER_COOLDOWN_MS: positiveInt.max(600_000).default(10_000),
+    GOTRUE_HOOK_SECRET: z
+      .string()
+      .regex(/^v1,whsec_[A-Za-z0-9+/=]{24,}$/, 'must be a Standard Webhooks secret: v1,whsec_<base64>')
+      .optional(),
+    SYNC_WEBHOOK_SECRET: z.string().min(32, 'must be at least 32 characters').optional(),
   })
   .superRefine((env, ctx) => {
     const url = env.DATABASE_URL;
@@ -119,6 +139,11 @@ const envSchema = z
     const issuers = parseOidcIssuers(env.AUTH_OIDC_ISSUERS);
     if (!issuers.success) {
       ctx.addIssue({ code: 'custom', path: ['AUTH_OIDC_ISSUERS'], message: issuers.message });
+    }
+    if (env.GOTRUE_URL) {
+      for (const name of ['GOTRUE_ANON_KEY', 'GOTRUE_SERVICE_ROLE_KEY'] as const) {
+        if (!env[name]) ctx.addIssue({ code: 'custom', path: [name], message: `is required when GOTRUE_URL is set (or ${name}_FILE)` });
+      }
     }
     if (env.DATABASE_DRIVER === 'pglite' && isPostgresUrl) {
       ctx.addIssue({
@@ -175,6 +200,27 @@ export interface Config {
   http: { bodyLimitBytes: number; shutdownTimeoutMs: number };
   graphql: { maxDepth: number; maxCost: number; maxAliases: number; maxTokens: number; graphiql: boolean };
   auth: AuthConfig;
+  /** Set when idgraph runs in front of a GoTrue server instead of its embedded engine. */
+  gotrue: GotrueConfig | null;
+  /** Shared secret of POST /v1/sync/user (X-Webhook-Secret); null = the route is off. */
+  syncWebhookSecret: string | null;
+}
+
+export interface GotrueConfig {
+  url: string;
+  anonKey: string;
+  serviceRoleKey: string;
+  /** Legacy projects sign access tokens with HS256 and this secret; otherwise the JWKS is used. */
+  jwtSecret: string | null;
+  jwksUrl: string;
+  /** Checked when set (GoTrue omits iss when GOTRUE_JWT_ISSUER is empty on its side). */
+  issuer: string | null;
+  timeouts: { connectMs: number; headersMs: number; bodyMs: number };
+  maxConnections: number;
+  retries: number;
+  breaker: { threshold: number; cooldownMs: number };
+  /** Standard Webhooks secret of the custom access token hook; null = POST /hooks/custom-access-token is off. */
+  hookSecret: string | null;
 }
 
 export interface AuthConfig {
@@ -234,17 +280,20 @@ function databaseConfig(env: z.infer<typeof envSchema>): DatabaseConfig {
 /** Parses the environment. Throws ConfigError naming every invalid variable. */
 export function loadConfig(source: Record<string, string | undefined> = process.env): Config {
   // An empty variable means "not set", as in most twelve-factor tools.
-  const present = Object.fromEntries(Object.entries(source).filter(([, v]) => v !== undefined && v !== ''));
+  const { values: present, problems: fileProblems } = readSecretFiles(
+    Object.fromEntries(Object.entries(source).filter(([, v]) => v !== undefined && v !== '')) as Record<string, string>,
+  );
   const parsed = envSchema.safeParse(present);
-  if (!parsed.success) {
-    throw new ConfigError(
-      parsed.error.issues.map((issue) => {
+  if (!parsed.success || fileProblems.length > 0) {
+    throw new ConfigError([
+      ...fileProblems,
+      ...(parsed.error?.issues ?? []).map((issue) => {
         const name = issue.path.join('.') || '(environment)';
         const value = present[name];
         const shown = value === undefined ? '' : ` (got ${JSON.stringify(redactValue(name, value))})`;
         return `${name}: ${issue.message}${shown}`;
       }),
-    );
+    ]);
   }
   const env = parsed.data;
   const publicUrl = (env.PUBLIC_URL ?? `http://localhost:${env.PORT}`).replace(/\/$/, '');
@@ -304,7 +353,48 @@ export function loadConfig(source: Record<string, string | undefined> = process.
       graphiql: env.GRAPHIQL ?? env.NODE_ENV !== 'production',
     },
     auth,
+    gotrue: env.GOTRUE_URL
+      ? {
+          url: env.GOTRUE_URL.replace(/\/$/, ''),
+          anonKey: env.GOTRUE_ANON_KEY as string,
+          serviceRoleKey: env.GOTRUE_SERVICE_ROLE_KEY as string,
+          jwtSecret: env.GOTRUE_JWT_SECRET ?? null,
+          jwksUrl: env.GOTRUE_JWKS_URL ?? `${env.GOTRUE_URL.replace(/\/$/, '')}/.well-known/jwks.json`,
+          issuer: env.GOTRUE_JWT_ISSUER ?? null,
+          timeouts: { connectMs: env.GOTRUE_CONNECT_TIMEOUT_MS, headersMs: env.GOTRUE_HEADERS_TIMEOUT_MS, bodyMs: env.GOTRUE_BODY_TIMEOUT_MS },
+          maxConnections: env.GOTRUE_MAX_CONNECTIONS,
+          retries: env.GOTRUE_RETRIES,
+          breaker: { threshold: env.GOTRUE_BREAKER_THRESHOLD, cooldownMs: env.GOTRUE_BREAKER_COOLDOWN_MS },
+          hookSecret: env.GOTRUE_HOOK_SECRET ?? null,
+        }
+      : null,
+    syncWebhookSecret: env.SYNC_WEBHOOK_SECRET ?? null,
   };
+}
+
+/** Secrets that may come from a file (Docker and Kubernetes secrets): NAME_FILE holds the path. */
+const fileBackedSecrets = ['GOTRUE_ANON_KEY', 'GOTRUE_SERVICE_ROLE_KEY', 'GOTRUE_JWT_SECRET', 'GOTRUE_HOOK_SECRET', 'SYNC_WEBHOOK_SECRET'];
+
+function readSecretFiles(env: Record<string, string>): { values: Record<string, string>; problems: string[] } {
+  const values = { ...env };
+  const problems: string[] = [];
+  for (const name of fileBackedSecrets) {
+    const file = env[`${name}_FILE`];
+    if (file === undefined) continue;
+    delete values[`${name}_FILE`];
+    if (env[name] !== undefined) {
+      problems.push(`${name}_FILE: set ${name} or ${name}_FILE, not both`);
+      continue;
+    }
+    try {
+      const value = readFileSync(file, 'utf8').trim();
+      if (value) values[name] = value;
+      else problems.push(`${name}_FILE: ${file} is empty`);
+    } catch (error) {
+      problems.push(`${name}_FILE: cannot read ${file} (${(error as NodeJS.ErrnoException).code ?? 'error'})`);
+    }
+  }
+  return { values, problems };
 }
 
 /** Connection strings carry passwords: never echo them back in an error. */

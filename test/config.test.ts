@@ -1,16 +1,8 @@
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { ConfigError, describeDatabase, loadConfig } from '../src/config.js';
+import { describeDatabase, loadConfig } from '../src/config.js';
+import { problemsOf } from './helpers/config.js';
 
-function problemsOf(env: Record<string, string>): string[] {
-  try {
-    loadConfig(env);
-  } catch (error) {
-    expect(error).toBeInstanceOf(ConfigError);
-    return (error as ConfigError).problems;
-  }
-  throw new Error('expected loadConfig to throw');
-}
 
 describe('config', () => {
   it('needs no variable at all: PGlite under ./.data, port 4000', () => {

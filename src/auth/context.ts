@@ -1,3 +1,4 @@
+import { sha256Hex } from '../crypto.js';
 import { AppError } from '../errors.js';
 import type { ApiKeyAuthenticator, PlatformTokenClaims } from './api-key.js';
 import type { RevocationList } from './revocation.js';
@@ -25,10 +26,12 @@ export function createViewerResolver({
     if (apiKey) return apiKeys.authenticate(apiKey[1] ?? '');
     const match = /^Bearer\s+(\S+)$/i.exec(header);
     if (!match) throw new AppError('malformed', 'The Authorization header must be "Bearer <access token>" or "ApiKey <key>".');
-    const claims = await verifier.verify(match[1]!);
+    const verified = await verifier.verify(match[1]!);
     // A platform token lives and dies with the API key it was exchanged for.
-    const platform = claims as typeof claims & PlatformTokenClaims;
+    const platform = verified as typeof verified & PlatformTokenClaims;
     if (platform.api_key_id !== undefined) return apiKeys.authenticateToken(platform);
+    // GoTrue mints no jti: the token's own hash names it, so one token can still be denied alone (switchTenant, MFA step-up).
+    const claims = { ...verified, jti: verified.jti ?? `sha256:${sha256Hex(match[1]!).slice(0, 32)}` };
     const state = await revocations.accessState(claims);
     if (state.revoked) throw new AppError('token_revoked');
     // Suspension and deactivation take effect on the user's next request.
@@ -37,7 +40,7 @@ export function createViewerResolver({
     return {
       userId: claims.sub,
       sessionId: claims.session_id ?? null,
-      jti: claims.jti ?? null,
+      jti: claims.jti,
       expiresAt: new Date(claims.exp * 1000),
       aal: claims.aal === 'aal2' ? 'aal2' : 'aal1',
       mfaAt: claims.mfa_at ? new Date(claims.mfa_at * 1000) : null,

@@ -7,6 +7,11 @@ import { ProviderError } from '../identity/errors.js';
  * body is {}; GoTrue reads a JSON null field as "".
  */
 export async function readJsonObject(req: http.IncomingMessage, limitBytes: number): Promise<Record<string, unknown>> {
+  return parseJsonObject(await readText(req, limitBytes));
+}
+
+/** The body as text, stopped when it grows past the limit (signed webhooks need the exact bytes). */
+export async function readText(req: http.IncomingMessage, limitBytes: number): Promise<string> {
   const chunks: Buffer[] = [];
   let size = 0;
   for await (const chunk of req) {
@@ -14,7 +19,11 @@ export async function readJsonObject(req: http.IncomingMessage, limitBytes: numb
     if (size > limitBytes) throw new ProviderError(413, 'request_entity_too_large', 'Request body too large');
     chunks.push(chunk as Buffer);
   }
-  const text = Buffer.concat(chunks).toString('utf8').trim();
+  return Buffer.concat(chunks).toString('utf8');
+}
+
+export function parseJsonObject(raw: string): Record<string, unknown> {
+  const text = raw.trim();
   if (!text) return {};
   let parsed: unknown;
   try {

@@ -21,7 +21,8 @@ export interface ApiKeyServiceDeps {
   clock: () => number;
   authenticator: ApiKeyAuthenticator;
   /** Signs platform tokens with the keys access tokens are verified with, as the app's issuer and audience. */
-  platformTokens: { sign(claims: JWTPayload): Promise<string>; issuer: string; audience: string };
+  /** Null when idgraph signs no tokens of its own (in front of GoTrue): exchangeApiKey is then refused. */
+  platformTokens: { sign(claims: JWTPayload): Promise<string>; issuer: string; audience: string } | null;
   exchangePerIp: RateLimit;
 }
 
@@ -134,6 +135,11 @@ export function createApiKeyService({ db, events, access, clock, authenticator, 
       const wait = caller.meta.ip ? await exchangePerIp.consume(caller.meta.ip) : null;
       if (wait !== null) throw new AppError('rate_limited', undefined, { retryAfterSeconds: wait });
       const { key } = parseInput(exchangeInputSchema, input);
+      if (!platformTokens) {
+        throw new AppError('bad_request', 'Platform tokens need idgraph’s own signing keys; in front of GoTrue, send the key as Authorization: ApiKey.', {
+          reason: 'platform_tokens_unavailable',
+        });
+      }
       const viewer = await authenticator.authenticate(key);
       const apiKey = viewer.apiKey!;
       const iat = Math.floor(clock() / 1000);

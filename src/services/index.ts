@@ -45,8 +45,8 @@ export interface ServiceDeps {
   notifier: Notifier;
   log: Logger;
   apiKeyAuth: ApiKeyAuthenticator;
-  /** Signs tokens with the keys access tokens are verified with (platform tokens of exchangeApiKey). */
-  signToken: (claims: JWTPayload) => Promise<string>;
+  /** Signs tokens with the keys access tokens are verified with (platform tokens of exchangeApiKey); null when idgraph holds no signing key (GoTrue mode). */
+  signToken: ((claims: JWTPayload) => Promise<string>) | null;
 }
 
 export function createServices(deps: ServiceDeps) {
@@ -105,7 +105,7 @@ export function createServices(deps: ServiceDeps) {
       access,
       clock,
       authenticator: apiKeyAuth,
-      platformTokens: { sign: signToken, issuer: config.auth.jwt.issuer, audience: config.auth.jwt.aud },
+      platformTokens: signToken ? { sign: signToken, issuer: config.auth.jwt.issuer, audience: config.auth.jwt.aud } : null,
       exchangePerIp: limits.apiKeyExchangePerIp,
     }),
     origins: createOriginService({ db: db.prisma, events, access, realms, clock }),

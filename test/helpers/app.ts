@@ -50,7 +50,7 @@ export interface TestApp {
 }
 
 export async function startTestApp(
-  options: { env?: Record<string, string>; database?: TestDatabase } & Pick<AppOptions, 'clock' | 'notifier' | 'domainVerifier'> = {},
+  options: { env?: Record<string, string>; database?: TestDatabase } & Pick<AppOptions, 'clock' | 'notifier' | 'domainVerifier' | 'claimsExtension'> = {},
 ): Promise<TestApp> {
   const database = options.database ?? (await createTestDatabase());
   const config = loadConfig({
@@ -75,6 +75,7 @@ export async function startTestApp(
     log: createLogger({ level: config.logLevel, destination: stream }),
     print: (text) => printed.push(text),
     domainVerifier: options.domainVerifier,
+    claimsExtension: options.claimsExtension,
   });
   const { port } = await app.start(0, '127.0.0.1');
   const url = `http://127.0.0.1:${port}`;

@@ -52,7 +52,7 @@ describe('/auth/v1 tokens that must be refused', () => {
   it('an expired token and one signed by another idgraph are bad_jwt', async () => {
     const { user } = await signedInUser(t);
     const iat = Math.floor(Date.now() / 1000) - 7200;
-    const expired = await t.app.identity.keys.sign({ sub: user.id, aud: 'authenticated', role: 'authenticated', iat, exp: iat + 3600, session_id: crypto.randomUUID() });
+    const expired = await t.app.engine!.keys.sign({ sub: user.id, aud: 'authenticated', role: 'authenticated', iat, exp: iat + 3600, session_id: crypto.randomUUID() });
     expect((await authClient(t).getUser(expired)).error).toMatchObject({ status: 403, code: 'bad_jwt' });
     const other = await startTestApp();
     try {

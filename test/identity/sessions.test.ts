@@ -93,7 +93,7 @@ describe('auth-js: sessions and refresh tokens', () => {
   it('key rotation keeps the previous public key in the JWKS; old tokens still verify', async () => {
     const { client, session } = await signedInUser(t);
     const oldKid = JSON.parse(Buffer.from(session.access_token.split('.')[0]!, 'base64url').toString()).kid;
-    const newKid = await t.app.identity.keys.rotate();
+    const newKid = await t.app.engine!.keys.rotate();
     const { keys } = (await (await fetch(`${t.url}/auth/v1/.well-known/jwks.json`)).json()) as { keys: Array<{ kid: string }> };
     expect(keys.map((k) => k.kid).sort()).toEqual([oldKid, newKid].sort());
     expect((await client.getUser()).error).toBeNull();

@@ -6,7 +6,7 @@ import type { IdentityProvider, LogoutScope } from '../provider.js';
 import { createAccounts, pkceMethodFor, type UserCreatedHook } from './accounts.js';
 import { createAdmin } from './admin.js';
 import { createSecretBox } from './crypto.js';
-import { constantTimeEqual } from '../../crypto.js';
+import { isApiKey } from '../api-keys.js';
 import { createIdTokenGrant } from './id-token.js';
 import { createKeyStore } from './keys.js';
 import { createMfa } from './mfa.js';
@@ -233,12 +233,7 @@ export function createEmbeddedEngine({ db, auth, notifier, clock, version, print
       }
     },
     /** True when `value` is the anon or the service-role key (the gateway's apikey check). */
-    isApiKey(value: string | null): boolean {
-      if (!value) return false;
-      const anon = constantTimeEqual(value, apiKeys.anon);
-      const service = constantTimeEqual(value, apiKeys.serviceRole);
-      return anon || service;
-    },
+    isApiKey: (value: string | null) => isApiKey(value, apiKeys),
     apiKeys: () => ({ ...apiKeys }),
   };
 }

@@ -1,0 +1,42 @@
+import type { AccessTokenResponse, User } from '../identity/types.js';
+import type { ProxiedAnswer } from '../server/auth-proxy.js';
+import type { UserMirror } from './user-mirror.js';
+
+type Recorded = 'user.signed_up' | 'user.signed_in' | 'user.updated';
+
+/** Grants that prove credentials; a refresh only extends a sign-in already recorded. */
+const SIGN_IN_GRANTS = new Set(['password', 'pkce', 'id_token', 'web3']);
+
+const RECORDED_ROUTES = new Set(['POST /token', 'POST /signup', 'POST /verify', 'PUT /user']);
+
+/** What an answer GoTrue gave through /auth/v1 means for idgraph's users table and event log (null: nothing). */
+function meaningOf(answer: Pick<ProxiedAnswer, 'method' | 'path' | 'query'>): Recorded | null {
+  const route = `${answer.method} ${answer.path}`;
+  if (route === 'POST /token') return SIGN_IN_GRANTS.has(answer.query.get('grant_type') ?? '') ? 'user.signed_in' : null;
+  if (route === 'POST /signup') return 'user.signed_up';
+  if (route === 'POST /verify') return 'user.signed_in';
+  if (route === 'PUT /user') return 'user.updated';
+  return null;
+}
+
+/**
+ * Mirrors users who sign up, sign in or change their profile through the
+ * /auth/v1 proxy, with the same events the GraphQL mutations append.
+ */
+export function createProxiedAuthRecorder({ mirror }: { mirror: UserMirror }) {
+  return {
+    wants: (method: string, path: string) => RECORDED_ROUTES.has(`${method} ${path}`),
+    async record(answer: ProxiedAnswer) {
+      const type = meaningOf(answer);
+      if (!type || !answer.body || typeof answer.body !== 'object') return;
+      const body = answer.body as Partial<AccessTokenResponse> & Partial<User>;
+      // A sign-up that waits for confirmation answers a bare user, possibly an obfuscated one for a taken
+      // address: only a session proves the account (the confirmation's /verify records it later).
+      const user = body.access_token ? body.user : type === 'user.updated' ? (body as User) : undefined;
+      if (!user?.id) return;
+      await mirror.record(user, type, { requestId: answer.meta.requestId, ip: answer.meta.ip });
+    },
+  };
+}
+
+export type ProxiedAuthRecorder = ReturnType<typeof createProxiedAuthRecorder>;
