@@ -9,24 +9,29 @@ import { isUuid } from '../uuid.js';
  * several gets no tenant claims until one is chosen.
  */
 export function createTenantClaims({ db }: { db: PrismaClient }) {
-  async function membershipsOf(userId: string) {
-    return db.membership.findMany({
-      where: { userId, tenant: { deletedAt: null } },
-      select: { tenantId: true, role: { select: { name: true } } },
-      orderBy: { createdAt: 'asc' },
-    });
+  /** The user's live memberships with role names, and the session's choice, in one statement (it runs on every token minted). */
+  function membershipsWithChoice(userId: string, sessionId: string) {
+    return db.$queryRaw<Array<{ tenantId: string; role: string; chosenTenantId: string | null; claims: Record<string, unknown> | null }>>`
+      SELECT m.tenant_id::text AS "tenantId", r.name AS role, st.tenant_id::text AS "chosenTenantId", st.claims
+      FROM memberships m
+      JOIN tenants t ON t.id = m.tenant_id AND t.deleted_at IS NULL
+      JOIN roles r ON r.id = m.role_id
+      LEFT JOIN session_tenants st ON st.session_id = ${sessionId}::uuid
+      WHERE m.user_id = ${userId}::uuid
+      ORDER BY m.created_at ASC`;
   }
 
   return {
     /** For the engine's token minting (and the GoTrue custom access token hook). */
     async claimsFor({ userId, sessionId }: { userId: string; sessionId: string }): Promise<Record<string, unknown>> {
-      const [chosen, memberships] = await Promise.all([db.sessionTenant.findUnique({ where: { sessionId } }), membershipsOf(userId)]);
-      const chosenActive = memberships.find((m) => m.tenantId === chosen?.tenantId);
+      if (!isUuid(userId) || !isUuid(sessionId)) return {};
+      const memberships = await membershipsWithChoice(userId, sessionId);
+      const chosenActive = memberships.find((m) => m.tenantId === m.chosenTenantId);
       const active = chosenActive ?? (memberships.length === 1 ? memberships[0] : undefined);
       if (!active) return {};
       // Custom claims belong to the tenant they were chosen with, and never override the tenant claims.
-      const custom = chosenActive ? (chosen!.claims as Record<string, unknown>) : {};
-      return { ...custom, tenant_id: active.tenantId, tenant_role: active.role.name };
+      const custom = chosenActive?.claims ?? {};
+      return { ...custom, tenant_id: active.tenantId, tenant_role: active.role };
     },
 
     /** Records the session's tenant (and custom claims, replacing earlier ones); tenant_invalid unless the user is a member of it. */

@@ -116,3 +116,22 @@ describe('auth-js: sessions and refresh tokens', () => {
     }
   });
 });
+
+describe('statements per token', () => {
+  it('a refresh costs the same few SQL statements whatever the number of tenants the user belongs to (tenant claims in one)', async () => {
+    const { client, user } = await signedInUser(t);
+    const realmId = await t.app.services.realms.defaultRealmId();
+    const member = await t.app.db.prisma.role.findUniqueOrThrow({ where: { realmId_name: { realmId, name: 'member' } } });
+    const refreshCost = async () => {
+      const { data } = await client.getSession();
+      return t.countStatements(() => client.refreshSession({ refresh_token: data.session!.refresh_token }));
+    };
+    const alone = await refreshCost();
+    for (let i = 0; i < 5; i++) {
+      const tenant = await t.app.db.prisma.tenant.create({ data: { realmId, slug: `claims-${user.id.slice(0, 8)}-${i}`, displayName: `T${i}` } });
+      await t.app.db.prisma.membership.create({ data: { userId: user.id, tenantId: tenant.id, roleId: member.id } });
+    }
+    expect(await refreshCost()).toBe(alone);
+    expect(alone).toBeLessThanOrEqual(3);
+  });
+});
