@@ -4,17 +4,28 @@ import type { GraphQLContext } from './context.js';
 /** The user themself: the viewer, or whoever just signed in within this request. */
 const self = (ctx: GraphQLContext, userId: string) => ctx.viewer?.userId === userId || ctx.caller.signedInUserId === userId;
 
+// Matches no user: the filter below then selects nothing.
+const NO_USER = '00000000-0000-0000-0000-000000000000';
+
 /**
  * Contact details are the user's own, visible to whoever manages members of a
- * tenant the user belongs to, and to realm admins. The user's tenant ids come
- * with the user row (field-level select), so a list of members costs no extra query.
+ * tenant the user belongs to, and to realm admins. The user row comes with at
+ * most one of the user's memberships in a tenant the caller manages (a
+ * field-level select inside the same statement), so listing members costs no
+ * extra query and no more rows.
  */
-const contactScopes = async (user: { id: string; memberships: { tenantId: string }[] }, _args: object, ctx: GraphQLContext) => {
-  if (self(ctx, user.id)) return true;
-  const managed = await ctx.services.access.managedTenantIds(ctx.caller);
-  return user.memberships.some((m) => managed.has(m.tenantId)) ? true : { realmAdmin: true };
+const contactSelect = (_args: object, ctx: GraphQLContext) => {
+  const callerId = ctx.viewer && !ctx.viewer.apiKey ? ctx.viewer.userId : NO_USER;
+  return {
+    memberships: {
+      where: { tenant: { deletedAt: null, memberships: { some: { userId: callerId, role: { permissions: { has: 'members:manage' } } } } } },
+      select: { tenantId: true },
+      take: 1,
+    },
+  };
 };
-const contactSelect = { memberships: { select: { tenantId: true } } } as const;
+const contactScopes = (user: { id: string; memberships: { tenantId: string }[] }, _args: object, ctx: GraphQLContext) =>
+  self(ctx, user.id) || user.memberships.length > 0 ? true : { realmAdmin: true };
 
 export const UserStatus = builder.enumType('UserStatus', {
   values: { ACTIVE: { value: 'active' }, SUSPENDED: { value: 'suspended' }, DEACTIVATED: { value: 'deactivated' } } as const,
@@ -34,7 +45,7 @@ export const UserRef = builder.prismaObject('User', {
 
 builder.asEntity(UserRef, {
   key: builder.selection<{ id: string }>('id'),
-  resolveReference: (user, ctx) => ctx.prisma.user.findUnique({ where: { id: user.id }, include: contactSelect }),
+  resolveReference: (user, ctx) => ctx.prisma.user.findUnique({ where: { id: user.id }, include: contactSelect({}, ctx) }),
 });
 
 type User = import('../generated/prisma/client.js').User;

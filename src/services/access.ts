@@ -38,7 +38,6 @@ export interface TenantAccess {
  * the intersection of its scopes and its owner's current permissions there.
  */
 export function createAccessService({ db, premintChallenge }: AccessDeps) {
-  const managedTenants = new WeakMap<Caller, Promise<ReadonlySet<string>>>();
 
   const realmAdminWhere = (userId: string) => ({
     isBaseAdmin: true,
@@ -149,25 +148,6 @@ export function createAccessService({ db, premintChallenge }: AccessDeps) {
       if (!viewer || !tenantId) return [];
       const access = await loadTenantAccess(viewer, tenantId);
       return access ? [...access.permissions] : [];
-    },
-
-    /** Tenants where the caller holds members:manage, loaded once per request (contact-detail visibility). */
-    managedTenantIds(caller: Caller): Promise<ReadonlySet<string>> {
-      let pending = managedTenants.get(caller);
-      if (!pending) {
-        const viewer = caller.viewer;
-        pending =
-          !viewer || viewer.apiKey
-            ? Promise.resolve(new Set<string>())
-            : db.membership
-                .findMany({
-                  where: { userId: viewer.userId, tenant: { deletedAt: null }, role: { permissions: { has: 'members:manage' } } },
-                  select: { tenantId: true },
-                })
-                .then((rows) => new Set(rows.map((r) => r.tenantId)));
-        managedTenants.set(caller, pending);
-      }
-      return pending;
     },
 
     async isTenantMember(viewer: Viewer | null, tenantId: string): Promise<boolean> {
