@@ -172,7 +172,13 @@ export async function buildApp(config: Config, options: AppOptions = {}) {
         clock,
       }),
       ...(gotrue
-        ? authProxyRoutes({ transport: gotrue.transport, anonKey: gotrue.apiKeys().anon, ...proxiedAuthRecording(), log })
+        ? authProxyRoutes({
+            transport: gotrue.transport,
+            anonKey: gotrue.apiKeys().anon,
+            ...proxiedAuthRecording(),
+            checkOrigin: (request) => services.origins.assertRequestAllowed(request),
+            log,
+          })
         : authRoutes({
             provider: identity.provider,
             auth: config.auth,
@@ -205,9 +211,11 @@ export async function buildApp(config: Config, options: AppOptions = {}) {
     const realm = await services.realms.ensureDefaultRealm();
     if (realm.created) log.info({ realmId: realm.id, slug: config.defaultRealm.slug }, 'default realm created');
     const admin = await services.realms.ensureBootstrapAdmin({ provider: identity.provider, mirror: services.mirror, email: config.bootstrapAdminEmail });
-    if (admin) {
+    if (admin?.password) {
       log.info({ email: admin.email }, 'bootstrap realm admin created; its password was printed to the console');
       print(`\nidgraph created the realm administrator (password shown once; change it after signing in):\n  email:    ${admin.email}\n  password: ${admin.password}\n`);
+    } else if (admin) {
+      log.info({ email: admin.email }, 'the existing account with the bootstrap admin email is now the realm administrator');
     }
   }
 

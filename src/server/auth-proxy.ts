@@ -3,7 +3,9 @@ import { pipeline } from 'node:stream/promises';
 import type { GotrueTransport } from '../identity/gotrue/transport.js';
 import type { RequestMeta } from '../identity/types.js';
 import type { Logger } from '../log.js';
+import type { RequestOrigin } from '../services/origins.js';
 import { sendProviderError } from './auth-errors.js';
+import { requestOriginOf } from './origin-check.js';
 import type { RestRoute } from './rest.js';
 
 /** A successful GoTrue answer the proxy passed on, for what idgraph records about it. */
@@ -25,6 +27,8 @@ export interface AuthProxyDeps {
   wants: (method: string, path: string) => boolean;
   /** Runs after the answer was sent; its failures are logged, never shown to the client. */
   afterAnswer: (answer: ProxiedAnswer) => Promise<void>;
+  /** The realm's browser-origin allowlist, as on the embedded router (preflights pass). */
+  checkOrigin: (request: RequestOrigin) => Promise<void>;
   log: Logger;
 }
 
@@ -62,7 +66,7 @@ function downstreamHeaders(upstream: http.IncomingHttpHeaders): Record<string, s
  * transport's. An unreachable GoTrue answers 503 upstream_unavailable in
  * GoTrue's own error shape.
  */
-export function authProxyRoutes({ transport, anonKey, wants, afterAnswer, log }: AuthProxyDeps): RestRoute[] {
+export function authProxyRoutes({ transport, anonKey, wants, afterAnswer, checkOrigin, log }: AuthProxyDeps): RestRoute[] {
   async function proxy(req: http.IncomingMessage, res: http.ServerResponse, url: URL, path: string) {
     const method = req.method ?? 'GET';
     const ip = req.socket.remoteAddress ?? null;
@@ -70,6 +74,7 @@ export function authProxyRoutes({ transport, anonKey, wants, afterAnswer, log }:
     const hasBody = req.headers['content-length'] !== undefined && req.headers['content-length'] !== '0';
     let upstream;
     try {
+      if (method !== 'OPTIONS') await checkOrigin(requestOriginOf((name) => req.headers[name]));
       upstream = await transport.raw({ method, pathAndQuery: `${path}${url.search}`, headers: upstreamHeaders(req, anonKey, ip), body: hasBody ? req : null });
     } catch (error) {
       sendProviderError(req, res, error, log);

@@ -68,7 +68,10 @@ export function createRealmService({ db, events, defaultRealm }: RealmServiceDep
     /**
      * Makes sure the base admin tenant has an owner. On a first start this
      * creates the bootstrap admin at the provider with a random password and
-     * returns the credential for the console; null when nothing was created.
+     * returns the credential for the console. When the address already has an
+     * account (an operator's own, or another replica's creation) and idgraph
+     * knows it, that account becomes the owner and no password is returned;
+     * null when nothing changed.
      */
     async ensureBootstrapAdmin({ provider, mirror, email }: { provider: IdentityProvider; mirror: UserMirror; email: string }) {
       const realmId = await this.defaultRealmId();
@@ -78,30 +81,37 @@ export function createRealmService({ db, events, defaultRealm }: RealmServiceDep
       });
       if (tenant._count.memberships > 0) return null;
       const password = randomUrlToken(18);
-      let user;
+      let userId: string;
+      let created = false;
       try {
-        user = await provider.admin.createUser({ email, password, email_confirm: true, user_metadata: { name: 'Realm administrator' } });
+        const user = await provider.admin.createUser({ email, password, email_confirm: true, user_metadata: { name: 'Realm administrator' } });
+        await mirror.record(user, 'user.signed_up', { actorId: null });
+        userId = user.id;
+        created = true;
       } catch (error) {
-        // Another replica created it first (or an operator did): nothing to print.
-        if (error instanceof ProviderError && error.errorCode === 'email_exists') return null;
-        throw error;
+        if (!(error instanceof ProviderError && error.errorCode === 'email_exists')) throw error;
+        const existing = await db.user.findUnique({ where: { email }, select: { id: true } });
+        if (!existing) return null;
+        userId = existing.id;
       }
-      await mirror.record(user, 'user.signed_up', { actorId: null });
-      await db.$transaction(async (tx) => {
+      const granted = await db.$transaction(async (tx) => {
         const owner = await tx.role.findUniqueOrThrow({ where: { realmId_name: { realmId, name: 'owner' } }, select: { id: true } });
-        await tx.membership.create({ data: { userId: user.id, tenantId: tenant.id, roleId: owner.id } });
-        await tx.tenant.update({ where: { id: tenant.id }, data: { ownerId: user.id } });
+        const { count } = await tx.membership.createMany({ data: [{ userId, tenantId: tenant.id, roleId: owner.id }], skipDuplicates: true });
+        if (count === 0) return false;
+        await tx.tenant.updateMany({ where: { id: tenant.id, ownerId: null }, data: { ownerId: userId } });
         await events.appendEvent(tx, {
           aggregateType: 'tenant',
           aggregateId: tenant.id,
           type: 'member.added',
           realmId,
           tenantId: tenant.id,
-          payload: { userId: user.id, role: 'owner', bootstrap: true },
+          payload: { userId, role: 'owner', bootstrap: true },
           metadata: { actorId: null },
         });
+        return true;
       });
-      return { email, password };
+      if (!granted) return null;
+      return { email, password: created ? password : null };
     },
 
     /** The default realm's id (every tenant, role and key lives in it until idgraph serves several realms). */

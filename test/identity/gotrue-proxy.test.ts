@@ -1,6 +1,7 @@
 import * as OTPAuth from 'otpauth';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { SignInDocument } from '../generated/graphql.js';
+import { AddOriginDocument, RemoveOriginDocument, SignInDocument } from '../generated/graphql.js';
+import { signInRealmAdmin } from '../helpers/realm.js';
 import { startTestApp, type TestApp } from '../helpers/app.js';
 import { authClient, claimsOf, uniqueEmail } from '../helpers/auth.js';
 import { gotrueEnv, json, startStubServer } from '../helpers/gotrue.js';
@@ -12,7 +13,8 @@ let upstream: TestApp;
 let proxy: TestApp;
 beforeAll(async () => {
   upstream = await startTestApp();
-  proxy = await startTestApp({ env: gotrueEnv(upstream) });
+  // Its own bootstrap admin: the upstream already holds admin@idgraph.local.
+  proxy = await startTestApp({ env: { ...gotrueEnv(upstream), BOOTSTRAP_ADMIN_EMAIL: 'proxy-admin@idgraph.local' } });
 });
 afterAll(async () => {
   await proxy.close();
@@ -156,6 +158,34 @@ describe('the proxy\'s request to GoTrue', () => {
       expect([await app.app.db.prisma.user.count(), await app.app.db.prisma.event.count()]).toEqual(before);
     } finally {
       await app.close();
+    }
+  });
+});
+
+describe('the realm origin allowlist in front of GoTrue', () => {
+  it('a browser call from an origin not on the list is refused in GoTrue’s shape and never reaches GoTrue; listed origins and servers pass', async () => {
+    const admin = await signInRealmAdmin(proxy);
+    expect((await proxy.execute(AddOriginDocument, { input: { origin: 'app.example.com' } }, admin.headers)).body.errors).toBeUndefined();
+    try {
+      const token = (headers: Record<string, string>) =>
+        fetch(`${proxy.url}/auth/v1/token?grant_type=password`, {
+          method: 'POST',
+          headers: { 'content-type': 'application/json', apikey: upstream.apiKeys().anon, ...headers },
+          body: JSON.stringify({ email: uniqueEmail('origin'), password: 'wrong-password-1' }),
+        });
+      const refused = await token({ origin: 'https://evil.example', 'sec-fetch-site': 'cross-site' });
+      expect(refused.status).toBe(403);
+      expect(await refused.json()).toMatchObject({ error_code: 'realm_origin_mismatch' });
+      // GoTrue itself answers the others (invalid_credentials: the address does not exist).
+      for (const headers of [{ origin: 'https://app.example.com', 'sec-fetch-site': 'cross-site' }, {}] as Array<Record<string, string>>) {
+        const passed = await token(headers);
+        expect(passed.status).toBe(400);
+        expect(await passed.json()).toMatchObject({ error_code: 'invalid_credentials' });
+      }
+      const preflight = await fetch(`${proxy.url}/auth/v1/token`, { method: 'OPTIONS', headers: { origin: 'https://evil.example', 'access-control-request-method': 'POST' } });
+      expect(preflight.status).toBeLessThan(400);
+    } finally {
+      await proxy.execute(RemoveOriginDocument, { input: { origin: 'app.example.com' } }, admin.headers);
     }
   });
 });
