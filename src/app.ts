@@ -214,8 +214,10 @@ export async function buildApp(config: Config, options: AppOptions = {}) {
     if (admin?.password) {
       log.info({ email: admin.email }, 'bootstrap realm admin created; its password was printed to the console');
       print(`\nidgraph created the realm administrator (password shown once; change it after signing in):\n  email:    ${admin.email}\n  password: ${admin.password}\n`);
-    } else if (admin) {
+    } else if (admin?.granted) {
       log.info({ email: admin.email }, 'the existing account with the bootstrap admin email is now the realm administrator');
+    } else if (admin) {
+      log.warn({ email: admin.email }, 'the bootstrap admin email has an account idgraph has not seen: sign in with it once, then restart, to make it the realm administrator');
     }
   }
 

@@ -70,8 +70,8 @@ export function createRealmService({ db, events, defaultRealm }: RealmServiceDep
      * creates the bootstrap admin at the provider with a random password and
      * returns the credential for the console. When the address already has an
      * account (an operator's own, or another replica's creation) and idgraph
-     * knows it, that account becomes the owner and no password is returned;
-     * null when nothing changed.
+     * knows it, that account becomes the owner and no password is returned
+     * (granted false when idgraph does not know it yet); null when nothing changed.
      */
     async ensureBootstrapAdmin({ provider, mirror, email }: { provider: IdentityProvider; mirror: UserMirror; email: string }) {
       const realmId = await this.defaultRealmId();
@@ -91,7 +91,8 @@ export function createRealmService({ db, events, defaultRealm }: RealmServiceDep
       } catch (error) {
         if (!(error instanceof ProviderError && error.errorCode === 'email_exists')) throw error;
         const existing = await db.user.findUnique({ where: { email }, select: { id: true } });
-        if (!existing) return null;
+        // An account idgraph has never seen: it becomes admin once it has signed in through idgraph (next start).
+        if (!existing) return { email, password: null, granted: false };
         userId = existing.id;
       }
       const granted = await db.$transaction(async (tx) => {
@@ -111,7 +112,7 @@ export function createRealmService({ db, events, defaultRealm }: RealmServiceDep
         return true;
       });
       if (!granted) return null;
-      return { email, password: created ? password : null };
+      return { email, password: created ? password : null, granted: true };
     },
 
     /** The default realm's id (every tenant, role and key lives in it until idgraph serves several realms). */
