@@ -1,4 +1,5 @@
-import { createHash, randomBytes, timingSafeEqual } from 'node:crypto';
+import { randomBytes } from 'node:crypto';
+import { constantTimeEqual, randomUrlToken, sha256Hex } from '../crypto.js';
 import { AppError } from '../errors.js';
 import type { PrismaClient } from '../generated/prisma/client.js';
 import { isUuid } from '../uuid.js';
@@ -22,15 +23,13 @@ export const MAX_API_KEY_LIFETIME_MS = 365 * 24 * 60 * 60 * 1000;
 // idg_<prefix>.<secret>: 12 hex characters (stored, shown, looked up) and 32 random bytes, base64url.
 const KEY_PATTERN = /^idg_([0-9a-f]{12})\.([A-Za-z0-9_-]{43})$/;
 // Compared against when no row matched, so an unknown prefix costs the same work as a wrong secret.
-const NO_DIGEST = Buffer.alloc(32);
-
-const sha256 = (value: string) => createHash('sha256').update(value).digest();
+const NO_DIGEST = '0'.repeat(64);
 
 /** A new key: the full value is shown once; only the SHA-256 hex of its secret is kept. */
 export function generateApiKey() {
   const prefix = randomBytes(6).toString('hex');
-  const secret = randomBytes(32).toString('base64url');
-  return { prefix, key: `idg_${prefix}.${secret}`, secretHash: sha256(secret).toString('hex') };
+  const secret = randomUrlToken();
+  return { prefix, key: `idg_${prefix}.${secret}`, secretHash: sha256Hex(secret) };
 }
 
 /** The claims of a platform token minted by exchangeApiKey. */
@@ -168,10 +167,9 @@ export function createApiKeyAuthenticator({
     /** The viewer a raw key stands for; unauthenticated (one message) unless it is well-formed, known and its secret matches. */
     async authenticate(presented: string): Promise<Viewer> {
       const match = KEY_PATTERN.exec(presented);
-      const digest = sha256(match?.[2] ?? presented);
+      const digest = sha256Hex(match?.[2] ?? presented);
       const state = match ? await load({ prefix: match[1]! }) : null;
-      const stored = state ? Buffer.from(state.secretHash, 'hex') : NO_DIGEST;
-      const matches = timingSafeEqual(digest, stored.length === digest.length ? stored : NO_DIGEST);
+      const matches = constantTimeEqual(digest, state?.secretHash ?? NO_DIGEST);
       if (!state || !matches) throw invalidKey();
       return viewerOf(state, { jti: null, expiresAt: state.expiresAt });
     },
