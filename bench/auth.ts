@@ -1,6 +1,6 @@
 import { hash, verify } from '@node-rs/argon2';
 import autocannon from 'autocannon';
-import { fmt, idgraphEnv, machine, redactUrl, runBench, startProcess, writeSection } from './lib.js';
+import { cpuPerRequest, createBenchDatabase, fmt, idgraphEnv, machine, redactUrl, runBench, startProcess, writeSection } from './lib.js';
 
 // Password sign-ins and refreshes per second against /auth/v1, driven by
 // autocannon on loopback against the real server in its own process. Sign-in is
@@ -31,7 +31,17 @@ async function argon2Bound(seconds: number, concurrency: number): Promise<number
   return done / seconds;
 }
 
-async function benchDatabase(databaseUrl: string) {
+/** A PostgreSQL server URL gets a fresh database of its own (the server's first start prints the anon key). */
+async function benchDatabase(serverUrl: string) {
+  const fresh = serverUrl.startsWith('postgres') ? await createBenchDatabase(serverUrl) : null;
+  try {
+    return { ...(await benchOn(fresh?.url ?? serverUrl)), databaseUrl: serverUrl };
+  } finally {
+    await fresh?.drop();
+  }
+}
+
+async function benchOn(databaseUrl: string) {
   const server = await startProcess(['src/main.ts'], idgraphEnv(databaseUrl));
   const anon = /anon key:\s+(\S+)/.exec(server.output())?.[1];
   if (!anon) throw new Error('the server did not print its anon key (was the database fresh?)');
@@ -41,14 +51,20 @@ async function benchDatabase(databaseUrl: string) {
   const signup = await fetch(`${base}/signup`, { method: 'POST', headers, body: JSON.stringify({ email, password: 'correct-horse-1' }) });
   if (signup.status !== 200) throw new Error(`sign-up failed: ${signup.status} ${await signup.text()}`);
 
-  const signIn = await autocannon({
-    url: `${base}/token?grant_type=password`,
-    method: 'POST',
-    headers,
-    body: JSON.stringify({ email, password: 'correct-horse-1' }),
-    connections,
-    duration,
-  });
+  const completed = (r: { requests: { total: number } }) => r.requests.total;
+  const signIn = await cpuPerRequest(
+    server,
+    () =>
+      autocannon({
+        url: `${base}/token?grant_type=password`,
+        method: 'POST',
+        headers,
+        body: JSON.stringify({ email, password: 'correct-horse-1' }),
+        connections,
+        duration,
+      }),
+    completed,
+  );
 
   // A pool of live refresh tokens: each request takes one and its answer puts the rotated one back, so every
   // token is presented exactly once (autocannon resets a connection's context between requests).
@@ -57,7 +73,7 @@ async function benchDatabase(databaseUrl: string) {
     const res = await fetch(`${base}/token?grant_type=password`, { method: 'POST', headers, body: JSON.stringify({ email, password: 'correct-horse-1' }) });
     tokens.push(((await res.json()) as { refresh_token: string }).refresh_token);
   }
-  const refresh = await autocannon({
+  const refresh = await cpuPerRequest(server, () => autocannon({
     url: `${base}/token?grant_type=refresh_token`,
     connections,
     duration,
@@ -71,7 +87,7 @@ async function benchDatabase(databaseUrl: string) {
         },
       },
     ],
-  });
+  }), completed);
   const sample = await fetch(`${base}/token?grant_type=refresh_token`, { method: 'POST', headers, body: JSON.stringify({ refresh_token: tokens.shift() }) });
   const sampleBody = await sample.text();
   await server.stop();
@@ -86,7 +102,7 @@ async function benchDatabase(databaseUrl: string) {
     duration,
   });
   await bare.stop();
-  return { databaseUrl, signIn, refresh, bareRefresh };
+  return { signIn, refresh, bareRefresh };
 }
 
 async function main() {
@@ -100,19 +116,22 @@ async function main() {
     'autocannon on loopback against the real server in its own process. Sign-in is bounded by argon2id',
     '(m=19456 KiB, t=2, p=1) verification, measured alone in the same run with the same concurrency;',
     'refresh is compared with a bare node:http server answering the same bytes. Each refresh presents the',
-    'token the previous one returned (rotation on, no reuse).',
+    'token the previous one returned (rotation on, no reuse). CPU columns: milliseconds of CPU per request used by',
+    'the server process (argon2 included) and by PostgreSQL (0 for the in-process PGlite).',
     '',
     `Latest run: ${new Date().toISOString()}, ${machine()}, ${connections} connections, ${duration} s each.`,
     `argon2id verifications alone: **${fmt(bound)}/s**.`,
     '',
-    '| database | sign-ins/s | sign-in / argon2 bound | sign-in p99 ms | refreshes/s | refresh p50 ms | refresh p99 ms | bare refresh req/s | refresh / bare | non-2xx |',
-    '|---|---|---|---|---|---|---|---|---|---|',
-    ...rows.map(
-      (r) =>
-        `| ${redactUrl(r.databaseUrl)} | ${fmt(r.signIn.requests.average)} | ${(r.signIn.requests.average / bound).toFixed(2)} | ${r.signIn.latency.p99} | ` +
-        `${fmt(r.refresh.requests.average)} | ${r.refresh.latency.p50} | ${r.refresh.latency.p99} | ${fmt(r.bareRefresh.requests.average)} | ` +
-        `${(r.refresh.requests.average / r.bareRefresh.requests.average).toFixed(3)} | ${r.signIn.non2xx + r.refresh.non2xx} |`,
-    ),
+    '| database | sign-ins/s | sign-in / argon2 bound | sign-in p99 ms | sign-in CPU ms (server / PostgreSQL) | refreshes/s | refresh p50 ms | refresh p99 ms | refresh CPU ms (server / PostgreSQL) | bare refresh req/s | refresh / bare | non-2xx |',
+    '|---|---|---|---|---|---|---|---|---|---|---|---|',
+    ...rows.map(({ databaseUrl, signIn, refresh, bareRefresh }) => {
+      const cpu = (m: { serverMs: number; postgresMs: number }) => `${m.serverMs.toFixed(2)} / ${m.postgresMs.toFixed(2)}`;
+      return (
+        `| ${redactUrl(databaseUrl)} | ${fmt(signIn.result.requests.average)} | ${(signIn.result.requests.average / bound).toFixed(2)} | ${signIn.result.latency.p99} | ${cpu(signIn)} | ` +
+        `${fmt(refresh.result.requests.average)} | ${refresh.result.latency.p50} | ${refresh.result.latency.p99} | ${cpu(refresh)} | ${fmt(bareRefresh.requests.average)} | ` +
+        `${(refresh.result.requests.average / bareRefresh.requests.average).toFixed(3)} | ${signIn.result.non2xx + refresh.result.non2xx} |`
+      );
+    }),
   ];
   writeSection('auth', lines.join('\n'));
 }

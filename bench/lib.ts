@@ -10,6 +10,8 @@ const tsx = path.join(root, 'node_modules/.bin/tsx');
 
 export interface Started {
   port: number;
+  /** CPU time (user + system, ms) the process and its children have used so far. */
+  cpuMs(): number;
   /** Everything the process printed on stdout so far. */
   output(): string;
   stop(): Promise<void>;
@@ -20,7 +22,9 @@ export interface Started {
  * event loop, and waits until it is ready (idgraph: the "ready" log line).
  */
 export function startProcess(args: string[], env: Record<string, string>): Promise<Started> {
-  const child = spawn(tsx, args, { cwd: root, env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'inherit'] });
+  // BENCH_PROFILE_DIR: idgraph writes a V8 CPU profile there when it stops (open it in Chrome DevTools).
+  const profile = process.env.BENCH_PROFILE_DIR && args.includes('src/main.ts') ? ['--cpu-prof', `--cpu-prof-dir=${process.env.BENCH_PROFILE_DIR}`] : [];
+  const child = spawn(tsx, [...profile, ...args], { cwd: root, env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'inherit'] });
   let out = '';
   return new Promise((resolve, reject) => {
     child.stdout.on('data', (chunk) => {
@@ -31,12 +35,65 @@ export function startProcess(args: string[], env: Record<string, string>): Promi
         resolve({
           port,
           output: () => out,
+          cpuMs: () => processCpuMs((p) => p.pid === child.pid || p.ancestors.includes(child.pid!)),
           stop: () => new Promise((r) => (child.once('exit', () => r()), child.kill('SIGTERM'))),
         });
       }
     });
     child.once('exit', (code) => reject(new Error(`${args.join(' ')} exited with ${code}`)));
   });
+}
+
+interface ProcInfo {
+  pid: number;
+  name: string;
+  ancestors: number[];
+  cpuMs: number;
+}
+
+/** Every process on the machine with its CPU time, from /proc (Linux); empty elsewhere. */
+function processes(): ProcInfo[] {
+  if (!fs.existsSync('/proc/self/stat')) return [];
+  const tick = 1000 / 100; // USER_HZ is 100 on Linux
+  const raw = new Map<number, { name: string; ppid: number; cpuMs: number }>();
+  for (const entry of fs.readdirSync('/proc')) {
+    if (!/^\d+$/.test(entry)) continue;
+    try {
+      const stat = fs.readFileSync(`/proc/${entry}/stat`, 'utf8');
+      const name = stat.slice(stat.indexOf('(') + 1, stat.lastIndexOf(')'));
+      const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+      raw.set(Number(entry), { name, ppid: Number(fields[1]), cpuMs: (Number(fields[11]) + Number(fields[12])) * tick });
+    } catch {
+      // the process ended while we read it
+    }
+  }
+  return [...raw].map(([pid, p]) => {
+    const ancestors: number[] = [];
+    for (let up = p.ppid; up > 1 && raw.has(up) && ancestors.length < 64; up = raw.get(up)!.ppid) ancestors.push(up);
+    return { pid, name: p.name, ancestors, cpuMs: p.cpuMs };
+  });
+}
+
+/** CPU time (ms) used so far by the processes `which` selects. */
+export function processCpuMs(which: (p: ProcInfo) => boolean): number {
+  return processes()
+    .filter(which)
+    .reduce((sum, p) => sum + p.cpuMs, 0);
+}
+
+/** CPU time (ms) the PostgreSQL server processes on this machine have used so far (0 when it runs elsewhere). */
+export const postgresCpuMs = () => processCpuMs((p) => p.name === 'postgres' || p.name.startsWith('postgres:'));
+
+/** CPU ms per request spent by a server and by PostgreSQL while `run` sends `count()` requests. */
+export async function cpuPerRequest<T>(server: { cpuMs(): number }, run: () => Promise<T>, count: (result: T) => number) {
+  const before = { server: server.cpuMs(), postgres: postgresCpuMs() };
+  const result = await run();
+  const n = Math.max(1, count(result));
+  return {
+    result,
+    serverMs: (server.cpuMs() - before.server) / n,
+    postgresMs: (postgresCpuMs() - before.postgres) / n,
+  };
 }
 
 /** Environment for an idgraph under load: no GraphiQL, info logs (the port is read from them), no per-IP limits. */

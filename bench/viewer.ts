@@ -1,6 +1,6 @@
 import autocannon from 'autocannon';
 import pg from 'pg';
-import { createBenchDatabase, fmt, idgraphEnv, machine, redactUrl, runBench, startProcess, writeSection } from './lib.js';
+import { cpuPerRequest, createBenchDatabase, fmt, idgraphEnv, machine, redactUrl, runBench, startProcess, writeSection } from './lib.js';
 
 // Authenticated `viewer { user memberships { tenant role } }` under autocannon
 // (50 connections), against a bare node:http + jose + pg reference doing the
@@ -59,14 +59,15 @@ async function main() {
       AUDIENCE: 'authenticated',
     });
     const run = (target: string) => autocannon({ url: target, method: 'POST', headers, body, connections, duration });
-    let idgraph: Awaited<ReturnType<typeof run>>;
-    let reference: Awaited<ReturnType<typeof run>>;
+    const measure = (process: { cpuMs(): number }, target: string) => cpuPerRequest(process, () => run(target), (r) => r.requests.total);
+    let idgraph: Awaited<ReturnType<typeof measure>>;
+    let reference: Awaited<ReturnType<typeof measure>>;
     try {
       const bareAnswer = await (await fetch(`http://127.0.0.1:${bare.port}/graphql`, { method: 'POST', headers, body })).text();
       if (bareAnswer !== expected) throw new Error(`the reference answers differently:\n${bareAnswer}\n${expected}`);
       await run(`${base}/graphql`);
-      idgraph = await run(`${base}/graphql`);
-      reference = await run(`http://127.0.0.1:${bare.port}/graphql`);
+      idgraph = await measure(server, `${base}/graphql`);
+      reference = await measure(bare, `http://127.0.0.1:${bare.port}/graphql`);
     } finally {
       await bare.stop();
     }
@@ -77,16 +78,19 @@ async function main() {
       'Run with `npm run bench:viewer` (needs PostgreSQL: `BENCH_DATABASE_URL` or `TEST_DATABASE_URL`).',
       `\`${query}\` for a user in ${tenants} tenants, ${connections} connections, ${duration} s, against a bare`,
       'node:http server doing the same jose verification (remote JWKS, cached) and the same SQL with pg, in the',
-      'same run; both answer byte-identical JSON. Goal: idgraph / bare ≥ 0.6.',
+      'same run; both answer byte-identical JSON. Goal: idgraph / bare ≥ 0.6. CPU columns: milliseconds of CPU per',
+      'request used by the server process and by PostgreSQL (autocannon, both servers and PostgreSQL share the CPUs).',
       '',
       `Latest run: ${new Date().toISOString()}, ${machine()}, database ${redactUrl(databaseUrl)}.`,
       '',
-      '| server | req/s | p50 ms | p99 ms | non-2xx |',
-      '|---|---|---|---|---|',
-      `| bare reference | ${fmt(reference.requests.average)} | ${reference.latency.p50} | ${reference.latency.p99} | ${reference.non2xx} |`,
-      `| idgraph | ${fmt(idgraph.requests.average)} | ${idgraph.latency.p50} | ${idgraph.latency.p99} | ${idgraph.non2xx} |`,
+      '| server | req/s | p50 ms | p99 ms | server CPU ms/req | PostgreSQL CPU ms/req | non-2xx |',
+      '|---|---|---|---|---|---|---|',
+      ...([['bare reference', reference], ['idgraph', idgraph]] as const).map(
+        ([name, { result, serverMs, postgresMs }]) =>
+          `| ${name} | ${fmt(result.requests.average)} | ${result.latency.p50} | ${result.latency.p99} | ${serverMs.toFixed(2)} | ${postgresMs.toFixed(2)} | ${result.non2xx} |`,
+      ),
       '',
-      `idgraph / bare: **${(idgraph.requests.average / reference.requests.average).toFixed(2)}**`,
+      `idgraph / bare: **${(idgraph.result.requests.average / reference.result.requests.average).toFixed(2)}**`,
     ];
     writeSection('viewer', lines.join('\n'));
   } finally {

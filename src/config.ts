@@ -31,6 +31,7 @@ const envSchema = z
     DATABASE_DRIVER: z.enum(['pglite', 'pg', 'neon']).optional(),
     DATABASE_POOL_SIZE: positiveInt.max(1000).default(10),
     DATABASE_CONNECT_TIMEOUT_MS: positiveInt.default(5000),
+    DATABASE_STATEMENT_CACHE: z.coerce.number().int().min(0).max(100_000).default(500),
     MIGRATE_ON_START: bool.default(true),
     DEFAULT_REALM_SLUG: z
       .string()
@@ -184,7 +185,14 @@ function parseOidcIssuers(text: string): { success: true; data: OidcIssuerConfig
 
 export type DatabaseConfig =
   | { driver: 'pglite'; dataDir: string | null /* null = in memory */ }
-  | { driver: 'pg' | 'neon'; url: string; poolSize: number; connectTimeoutMs: number };
+  | {
+      driver: 'pg' | 'neon';
+      url: string;
+      poolSize: number;
+      connectTimeoutMs: number;
+      /** Distinct SQL statements kept prepared on each pg connection (0: none, for poolers without prepared statements). */
+      statementCache: number;
+    };
 
 export interface Config {
   env: 'development' | 'production' | 'test';
@@ -274,6 +282,7 @@ function databaseConfig(env: z.infer<typeof envSchema>): DatabaseConfig {
     url: url as string,
     poolSize: env.DATABASE_POOL_SIZE,
     connectTimeoutMs: env.DATABASE_CONNECT_TIMEOUT_MS,
+    statementCache: env.DATABASE_STATEMENT_CACHE,
   };
 }
 

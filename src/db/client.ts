@@ -11,6 +11,7 @@ import { WebSocket } from 'ws';
 import type { DatabaseConfig } from '../config.js';
 import { PrismaClient } from '../generated/prisma/client.js';
 import { createStatementCounter, type StatementCounter, wrapAdapterFactory } from './adapters.js';
+import { createStatementNamer } from './statement-names.js';
 
 export { PrismaClient };
 export type { Prisma } from '../generated/prisma/client.js';
@@ -105,14 +106,16 @@ export async function openDatabase(config: DatabaseConfig): Promise<Database> {
   const neon = config.driver === 'neon';
   if (neon) neonConfig.webSocketConstructor = WebSocket;
   /** A pool and the Prisma adapter factory over it. */
-  const connect = (max: number) => {
+  const connect = (max: number, statementCache: number) => {
     const options = { ...poolOptions, max };
     // Neon's Pool speaks the same protocol over WebSockets; Prisma's Neon adapter builds its own from the options.
     const pool = (neon ? new NeonPool(options) : new pg.Pool(options)) as unknown as SqlPool;
     pool.on('error', () => {
       // An idle client died (server restart, network): the pool replaces it; readiness reports the outage.
     });
-    const base = neon ? new PrismaNeon(options) : new PrismaPg(pool as unknown as pg.Pool);
+    const base = neon
+      ? new PrismaNeon(options)
+      : new PrismaPg(pool as unknown as pg.Pool, { statementNameGenerator: createStatementNamer(statementCache) });
     const factory = wrapAdapterFactory(
       base as unknown as SqlMigrationAwareDriverAdapterFactory,
       (script) => pool.query(script),
@@ -120,13 +123,14 @@ export async function openDatabase(config: DatabaseConfig): Promise<Database> {
     );
     return { pool, factory };
   };
-  const { pool, factory: adapterFactory } = connect(config.poolSize);
+  const { pool, factory: adapterFactory } = connect(config.poolSize, config.statementCache);
   const prisma = new PrismaClient({ adapter: adapterFactory });
   return {
     prisma,
     driver: config.driver,
     openMigrationAdapter: () => {
-      const migration = connect(1);
+      // Migrations run once: nothing to gain from keeping their statements prepared.
+      const migration = connect(1, 0);
       return { factory: migration.factory, release: () => migration.pool.end() };
     },
     statements,
