@@ -5,6 +5,7 @@ import { ProviderError, providerErrors } from '../errors.js';
 import type { AccessTokenClaims, AccessTokenResponse, AmrEntry, RequestMeta } from '../types.js';
 import { randomUrlToken, sha256Hex } from '../../crypto.js';
 import type { KeyStore } from './keys.js';
+import { sessionRowColumns, sessionWithUserFrom, userRowColumns } from './user-rows.js';
 import { isBanned, toUser, type UserRow, userInclude } from './users.js';
 
 type Tx = Prisma.TransactionClient;
@@ -152,8 +153,9 @@ export function createSessionManager({ db, keys, auth, clock, claimsExtension }:
       const now = clock();
       const presented = sha256Hex(refreshToken);
       const next = randomUrlToken(24);
-      // The common case in one statement: an active token is revoked, its child issued, the session touched.
-      const rotated = await db.$queryRaw<Array<{ id: string }>>`
+      // The common case in one statement: the active token revoked, its child issued, the session touched, and the
+      // session and user read back for the new access token.
+      const [rotated] = await db.$queryRaw<Array<Record<string, unknown>>>`
         WITH old AS (
           UPDATE auth_refresh_tokens SET revoked = true, updated_at = ${new Date(now)}
           WHERE token_hash = ${presented} AND revoked = false
@@ -162,22 +164,28 @@ export function createSessionManager({ db, keys, auth, clock, claimsExtension }:
           INSERT INTO auth_refresh_tokens (token_hash, parent_hash, user_id, session_id, revoked, updated_at)
           SELECT ${sha256Hex(next)}, token_hash, user_id, session_id, false, ${new Date(now)} FROM old
           RETURNING session_id
+        ), s AS (
+          UPDATE auth_sessions s SET refreshed_at = ${new Date(now)}, updated_at = ${new Date(now)}
+          FROM child WHERE s.id = child.session_id
+          RETURNING s.*
         )
-        UPDATE auth_sessions s SET refreshed_at = ${new Date(now)}, updated_at = ${new Date(now)}
-        FROM child WHERE s.id = child.session_id
-        RETURNING s.id::text AS id`;
-      const result = rotated[0]
-        ? { reused: false as const, sessionId: rotated[0].id, refreshToken: next }
-        : await rotateRevoked(presented, now);
-      if (result.reused) throw new ProviderError(400, 'refresh_token_already_used', 'Invalid Refresh Token: Already Used');
-      const session = await db.authSession.findUnique({ where: { id: result.sessionId }, include: { user: { include: userInclude } } });
-      if (!session) throw providerErrors.sessionNotFound();
+        SELECT ${sessionRowColumns}, ${userRowColumns} FROM s JOIN auth_users u ON u.id = s.user_id`;
+      let refreshed = rotated ? { ...sessionWithUserFrom(rotated), refreshToken: next } : null;
+      if (!refreshed) {
+        const retried = await rotateRevoked(presented, now);
+        if (retried.reused) throw new ProviderError(400, 'refresh_token_already_used', 'Invalid Refresh Token: Already Used');
+        const [row] = await db.$queryRaw<Array<Record<string, unknown>>>`
+          SELECT ${sessionRowColumns}, ${userRowColumns} FROM auth_sessions s JOIN auth_users u ON u.id = s.user_id
+          WHERE s.id = ${retried.sessionId}::uuid`;
+        if (!row) throw providerErrors.sessionNotFound();
+        refreshed = { ...sessionWithUserFrom(row), refreshToken: retried.refreshToken };
+      }
+      const { session, user } = refreshed;
       if (session.notAfter && session.notAfter.getTime() <= now) {
         throw new ProviderError(400, 'session_expired', 'Invalid Refresh Token: Session Expired');
       }
-      if (isBanned(session.user, new Date(now))) throw new ProviderError(400, 'user_banned', 'Invalid Refresh Token: User Banned');
-      const { user, ...sessionRow } = session;
-      return respond(user, sessionRow, result.refreshToken);
+      if (isBanned(user, new Date(now))) throw new ProviderError(400, 'user_banned', 'Invalid Refresh Token: User Banned');
+      return respond(user, session, refreshed.refreshToken);
     },
 
     /** Verifies a Bearer access token and loads its session and user, as GoTrue's user routes do. */
