@@ -1,6 +1,29 @@
 import { AppError } from '../errors.js';
-import type { PrismaClient } from '../generated/prisma/client.js';
+import { Prisma, type PrismaClient } from '../generated/prisma/client.js';
+import type { ClaimsExtension } from '../identity/embedded/sessions.js';
 import { isUuid } from '../uuid.js';
+
+interface MembershipWithChoice {
+  tenantId: string;
+  role: string;
+  chosenTenantId: string | null;
+  claims: Record<string, unknown> | null;
+}
+
+/**
+ * The user's live memberships with role names, oldest first, and the session's
+ * choice, as one jsonb array: a scalar subquery over SQL expressions for the
+ * user id and the session id, so the statement that mints a token can carry it.
+ */
+const membershipsWithChoice = (userId: Prisma.Sql, sessionId: Prisma.Sql) => Prisma.sql`
+  (SELECT COALESCE(jsonb_agg(jsonb_build_object(
+            'tenantId', m.tenant_id, 'role', r.name, 'chosenTenantId', st.tenant_id, 'claims', st.claims
+          ) ORDER BY m.created_at), '[]')
+   FROM memberships m
+   JOIN tenants t ON t.id = m.tenant_id AND t.deleted_at IS NULL
+   JOIN roles r ON r.id = m.role_id
+   LEFT JOIN session_tenants st ON st.session_id = ${sessionId}
+   WHERE m.user_id = ${userId})`;
 
 /**
  * Which tenant a session acts in, and the claims that say so (tenant_id,
@@ -8,31 +31,31 @@ import { isUuid } from '../uuid.js';
  * lasts; otherwise a user in exactly one tenant acts in that one; a user in
  * several gets no tenant claims until one is chosen.
  */
+function claimsFrom(memberships: MembershipWithChoice[]): Record<string, unknown> {
+  const chosenActive = memberships.find((m) => m.tenantId === m.chosenTenantId);
+  const active = chosenActive ?? (memberships.length === 1 ? memberships[0] : undefined);
+  if (!active) return {};
+  // Custom claims belong to the tenant they were chosen with, and never override the tenant claims.
+  const custom = chosenActive?.claims ?? {};
+  return { ...custom, tenant_id: active.tenantId, tenant_role: active.role };
+}
+
 export function createTenantClaims({ db }: { db: PrismaClient }) {
-  /** The user's live memberships with role names, and the session's choice, in one statement (it runs on every token minted). */
-  function membershipsWithChoice(userId: string, sessionId: string) {
-    return db.$queryRaw<Array<{ tenantId: string; role: string; chosenTenantId: string | null; claims: Record<string, unknown> | null }>>`
-      SELECT m.tenant_id::text AS "tenantId", r.name AS role, st.tenant_id::text AS "chosenTenantId", st.claims
-      FROM memberships m
-      JOIN tenants t ON t.id = m.tenant_id AND t.deleted_at IS NULL
-      JOIN roles r ON r.id = m.role_id
-      LEFT JOIN session_tenants st ON st.session_id = ${sessionId}::uuid
-      WHERE m.user_id = ${userId}::uuid
-      ORDER BY m.created_at ASC`;
+  /** For the GoTrue custom access token hook: the claims in a statement of their own. */
+  async function claimsFor({ userId, sessionId }: { userId: string; sessionId: string }): Promise<Record<string, unknown>> {
+    if (!isUuid(userId) || !isUuid(sessionId)) return {};
+    const [row] = await db.$queryRaw<Array<{ memberships: MembershipWithChoice[] }>>`
+      SELECT ${membershipsWithChoice(Prisma.sql`${userId}::uuid`, Prisma.sql`${sessionId}::uuid`)} AS memberships`;
+    return claimsFrom(row?.memberships ?? []);
   }
 
   return {
-    /** For the engine's token minting (and the GoTrue custom access token hook). */
-    async claimsFor({ userId, sessionId }: { userId: string; sessionId: string }): Promise<Record<string, unknown>> {
-      if (!isUuid(userId) || !isUuid(sessionId)) return {};
-      const memberships = await membershipsWithChoice(userId, sessionId);
-      const chosenActive = memberships.find((m) => m.tenantId === m.chosenTenantId);
-      const active = chosenActive ?? (memberships.length === 1 ? memberships[0] : undefined);
-      if (!active) return {};
-      // Custom claims belong to the tenant they were chosen with, and never override the tenant claims.
-      const custom = chosenActive?.claims ?? {};
-      return { ...custom, tenant_id: active.tenantId, tenant_role: active.role };
-    },
+    claimsFor,
+
+    /** The engine's claims extension: the same claims, computed inside the statement that reads the session. */
+    extension: Object.assign(claimsFor, {
+      sql: { column: membershipsWithChoice, claims: (value: unknown) => claimsFrom(value as MembershipWithChoice[]) },
+    }) satisfies ClaimsExtension,
 
     /** Records the session's tenant (and custom claims, replacing earlier ones); tenant_invalid unless the user is a member of it. */
     async choose(input: { userId: string; sessionId: string; tenantId: string; claims?: Record<string, string | number | boolean> }) {

@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import type { AuthConfig } from '../../config.js';
-import type { AuthSession, Prisma, PrismaClient } from '../../generated/prisma/client.js';
+import { type AuthSession, Prisma, type PrismaClient } from '../../generated/prisma/client.js';
 import { ProviderError, providerErrors } from '../errors.js';
 import type { AccessTokenClaims, AccessTokenResponse, AmrEntry, RequestMeta } from '../types.js';
 import { randomUrlToken, sha256Hex } from '../../crypto.js';
@@ -12,8 +12,19 @@ type Tx = Prisma.TransactionClient;
 
 const MFA_METHODS = new Set(['totp', 'mfa/phone', 'mfa/webauthn']);
 
-/** Extra claims a later layer adds to every access token (idgraph's tenant_id / tenant_role). */
-export type ClaimsExtension = (input: { userId: string; sessionId: string }) => Promise<Record<string, unknown>>;
+/**
+ * Extra claims a later layer adds to every access token (idgraph's tenant_id /
+ * tenant_role), in a statement of their own; with `sql`, the engine computes
+ * them inside the statement that already reads the session instead: `column`
+ * is a SQL expression over the user and session ids, `claims` turns its value
+ * into the claims.
+ */
+export type ClaimsExtension = ((input: { userId: string; sessionId: string }) => Promise<Record<string, unknown>>) & {
+  sql?: {
+    column(userId: Prisma.Sql, sessionId: Prisma.Sql): Prisma.Sql;
+    claims(value: unknown): Record<string, unknown>;
+  };
+};
 
 export interface SessionDeps {
   db: PrismaClient;
@@ -42,7 +53,15 @@ export function createSessionManager({ db, keys, auth, clock, claimsExtension }:
     return token;
   }
 
-  async function mint(user: UserRow, session: AuthSession): Promise<{ accessToken: string; expiresAt: number }> {
+  /** The extension's claims as an extra column ("extraClaims") of a statement reading the session's ids. */
+  const extraClaimsColumn = (userId: Prisma.Sql, sessionId: Prisma.Sql) =>
+    claimsExtension?.sql ? Prisma.sql`, ${claimsExtension.sql.column(userId, sessionId)} AS "extraClaims"` : Prisma.empty;
+
+  /** Claims read by a statement with extraClaimsColumn, or undefined (then mint asks the extension). */
+  const extraClaimsOf = (row: Record<string, unknown> | undefined) =>
+    row && 'extraClaims' in row && claimsExtension?.sql ? claimsExtension.sql.claims(row.extraClaims) : undefined;
+
+  async function mint(user: UserRow, session: AuthSession, extraClaims?: Record<string, unknown>): Promise<{ accessToken: string; expiresAt: number }> {
     const iat = Math.floor(clock() / 1000);
     const exp = iat + auth.jwt.exp;
     const amr = session.amr as unknown as AmrEntry[];
@@ -63,7 +82,7 @@ export function createSessionManager({ db, keys, auth, clock, claimsExtension }:
       session_id: session.id,
       is_anonymous: user.isAnonymous,
       ...(session.mfaAt ? { mfa_at: Math.floor(session.mfaAt.getTime() / 1000) } : {}),
-      ...(claimsExtension ? await claimsExtension({ userId: user.id, sessionId: session.id }) : {}),
+      ...(extraClaims ?? (claimsExtension ? await claimsExtension({ userId: user.id, sessionId: session.id }) : {})),
     };
     return { accessToken: await keys.sign({ ...claims }), expiresAt: exp };
   }
@@ -90,8 +109,13 @@ export function createSessionManager({ db, keys, auth, clock, claimsExtension }:
     });
   }
 
-  async function respond(user: UserRow, session: AuthSession, refreshToken: string): Promise<AccessTokenResponse> {
-    const { accessToken, expiresAt } = await mint(user, session);
+  async function respond(
+    user: UserRow,
+    session: AuthSession,
+    refreshToken: string,
+    extraClaims?: Record<string, unknown>,
+  ): Promise<AccessTokenResponse> {
+    const { accessToken, expiresAt } = await mint(user, session, extraClaims);
     return {
       access_token: accessToken,
       token_type: 'bearer',
@@ -127,8 +151,8 @@ export function createSessionManager({ db, keys, auth, clock, claimsExtension }:
         refreshedAt: now,
         notAfter: null,
       };
-      // Sign-in's hot path in one statement: the session, its first refresh token, last_sign_in_at.
-      await db.$executeRaw`
+      // Sign-in's hot path in one statement: the session, its first refresh token, last_sign_in_at (and the extra claims).
+      const [started] = await db.$queryRaw<Array<Record<string, unknown>>>`
         WITH s AS (
           INSERT INTO auth_sessions (id, user_id, aal, amr, ip, user_agent, created_at, updated_at, refreshed_at)
           VALUES (${session.id}::uuid, ${userId}::uuid, 'aal1', ${JSON.stringify(session.amr)}::jsonb, ${session.ip}, ${session.userAgent}, ${now}, ${now}, ${now})
@@ -137,12 +161,13 @@ export function createSessionManager({ db, keys, auth, clock, claimsExtension }:
           INSERT INTO auth_refresh_tokens (token_hash, user_id, session_id, revoked, created_at, updated_at)
           SELECT ${sha256Hex(token)}, ${userId}::uuid, s.id, false, ${now}, ${now} FROM s
         )
-        UPDATE auth_users SET last_sign_in_at = ${now} WHERE id = ${userId}::uuid`;
+        UPDATE auth_users SET last_sign_in_at = ${now} WHERE id = ${userId}::uuid
+        RETURNING id${extraClaimsColumn(Prisma.sql`${userId}::uuid`, Prisma.sql`${session.id}::uuid`)}`;
       const user =
         typeof who === 'string'
           ? await db.authUser.findUniqueOrThrow({ where: { id: userId }, include: userInclude })
           : { ...who, lastSignInAt: now };
-      return respond(user, session, token);
+      return respond(user, session, token, extraClaimsOf(started));
     },
 
     /** Rotation with a reuse interval; reuse outside it revokes the whole session (GOTRUE.md §6). */
@@ -169,23 +194,25 @@ export function createSessionManager({ db, keys, auth, clock, claimsExtension }:
           FROM child WHERE s.id = child.session_id
           RETURNING s.*
         )
-        SELECT ${sessionRowColumns}, ${userRowColumns} FROM s JOIN auth_users u ON u.id = s.user_id`;
-      let refreshed = rotated ? { ...sessionWithUserFrom(rotated), refreshToken: next } : null;
+        SELECT ${sessionRowColumns}, ${userRowColumns}${extraClaimsColumn(Prisma.sql`s.user_id`, Prisma.sql`s.id`)}
+        FROM s JOIN auth_users u ON u.id = s.user_id`;
+      let refreshed = rotated ? { ...sessionWithUserFrom(rotated), refreshToken: next, extraClaims: extraClaimsOf(rotated) } : null;
       if (!refreshed) {
         const retried = await rotateRevoked(presented, now);
         if (retried.reused) throw new ProviderError(400, 'refresh_token_already_used', 'Invalid Refresh Token: Already Used');
         const [row] = await db.$queryRaw<Array<Record<string, unknown>>>`
-          SELECT ${sessionRowColumns}, ${userRowColumns} FROM auth_sessions s JOIN auth_users u ON u.id = s.user_id
+          SELECT ${sessionRowColumns}, ${userRowColumns}${extraClaimsColumn(Prisma.sql`s.user_id`, Prisma.sql`s.id`)}
+          FROM auth_sessions s JOIN auth_users u ON u.id = s.user_id
           WHERE s.id = ${retried.sessionId}::uuid`;
         if (!row) throw providerErrors.sessionNotFound();
-        refreshed = { ...sessionWithUserFrom(row), refreshToken: retried.refreshToken };
+        refreshed = { ...sessionWithUserFrom(row), refreshToken: retried.refreshToken, extraClaims: extraClaimsOf(row) };
       }
       const { session, user } = refreshed;
       if (session.notAfter && session.notAfter.getTime() <= now) {
         throw new ProviderError(400, 'session_expired', 'Invalid Refresh Token: Session Expired');
       }
       if (isBanned(user, new Date(now))) throw new ProviderError(400, 'user_banned', 'Invalid Refresh Token: User Banned');
-      return respond(user, session, refreshed.refreshToken);
+      return respond(user, session, refreshed.refreshToken, refreshed.extraClaims);
     },
 
     /** Verifies a Bearer access token and loads its session and user, as GoTrue's user routes do. */
