@@ -117,15 +117,17 @@ async function main() {
     '(m=19456 KiB, t=2, p=1) verification, measured alone in the same run with the same concurrency;',
     'refresh is compared with a bare node:http server answering the same bytes. Each refresh presents the',
     'token the previous one returned (rotation on, no reuse). CPU columns: milliseconds of CPU per request used by',
-    'the server process (argon2 included) and by PostgreSQL (0 for the in-process PGlite).',
+    'the server process (argon2 included), by PostgreSQL (0 for the in-process PGlite) and by autocannon, which all',
+    'share the same CPUs.',
     '',
     `Latest run: ${new Date().toISOString()}, ${machine()}, ${connections} connections, ${duration} s each.`,
     `argon2id verifications alone: **${fmt(bound)}/s**.`,
     '',
-    '| database | sign-ins/s | sign-in / argon2 bound | sign-in p99 ms | sign-in CPU ms (server / PostgreSQL) | refreshes/s | refresh p50 ms | refresh p99 ms | refresh CPU ms (server / PostgreSQL) | bare refresh req/s | refresh / bare | non-2xx |',
+    '| database | sign-ins/s | sign-in / argon2 bound | sign-in p99 ms | sign-in CPU ms (server / PostgreSQL / autocannon) | refreshes/s | refresh p50 ms | refresh p99 ms | refresh CPU ms (server / PostgreSQL / autocannon) | bare refresh req/s | refresh / bare | non-2xx |',
     '|---|---|---|---|---|---|---|---|---|---|---|---|',
     ...rows.map(({ databaseUrl, signIn, refresh, bareRefresh }) => {
-      const cpu = (m: { serverMs: number; postgresMs: number }) => `${m.serverMs.toFixed(2)} / ${m.postgresMs.toFixed(2)}`;
+      const cpu = (m: { serverMs: number; postgresMs: number; clientMs: number }) =>
+        `${m.serverMs.toFixed(2)} / ${m.postgresMs.toFixed(2)} / ${m.clientMs.toFixed(2)}`;
       return (
         `| ${redactUrl(databaseUrl)} | ${fmt(signIn.result.requests.average)} | ${(signIn.result.requests.average / bound).toFixed(2)} | ${signIn.result.latency.p99} | ${cpu(signIn)} | ` +
         `${fmt(refresh.result.requests.average)} | ${refresh.result.latency.p50} | ${refresh.result.latency.p99} | ${cpu(refresh)} | ${fmt(bareRefresh.requests.average)} | ` +

@@ -84,15 +84,21 @@ export function processCpuMs(which: (p: ProcInfo) => boolean): number {
 /** CPU time (ms) the PostgreSQL server processes on this machine have used so far (0 when it runs elsewhere). */
 export const postgresCpuMs = () => processCpuMs((p) => p.name === 'postgres' || p.name.startsWith('postgres:'));
 
-/** CPU ms per request spent by a server and by PostgreSQL while `run` sends `count()` requests. */
+const ownCpuMs = () => {
+  const { user, system } = process.cpuUsage();
+  return (user + system) / 1000;
+};
+
+/** CPU ms per request spent by a server, by PostgreSQL and by the load generator (this process) while `run` sends `count()` requests. */
 export async function cpuPerRequest<T>(server: { cpuMs(): number }, run: () => Promise<T>, count: (result: T) => number) {
-  const before = { server: server.cpuMs(), postgres: postgresCpuMs() };
+  const before = { server: server.cpuMs(), postgres: postgresCpuMs(), client: ownCpuMs() };
   const result = await run();
   const n = Math.max(1, count(result));
   return {
     result,
     serverMs: (server.cpuMs() - before.server) / n,
     postgresMs: (postgresCpuMs() - before.postgres) / n,
+    clientMs: (ownCpuMs() - before.client) / n,
   };
 }
 

@@ -151,7 +151,8 @@ export async function buildApp(config: Config, options: AppOptions = {}) {
         requestOrigin,
         requestId,
         now: clock,
-        log: log.child({ requestId }),
+        // Lines carry the request id through the logger's request scope (set per HTTP request and graphql-ws message).
+        log,
         limits: { maxCost: config.graphql.maxCost },
         scopeFailure: {},
       };

@@ -72,6 +72,10 @@ function withTimeout<T>(promise: Promise<T>, ms: number, what: string): Promise<
   return Promise.race([promise, timeout]).finally(() => clearTimeout(timer));
 }
 
+// Errors without a code frame of the calling line: Prisma would otherwise capture a stack trace on every query to
+// locate it, and unexpected errors are masked for clients and logged with their message and stack anyway.
+const errorFormat = 'minimal';
+
 /** Opens the database the config names, with the matching Prisma driver adapter. */
 export async function openDatabase(config: DatabaseConfig): Promise<Database> {
   const statements = createStatementCounter();
@@ -79,7 +83,7 @@ export async function openDatabase(config: DatabaseConfig): Promise<Database> {
   if (config.driver === 'pglite') {
     const pglite = await openPglite(config.dataDir);
     const adapterFactory = wrapAdapterFactory(new PrismaPGlite(pglite), (script) => pglite.exec(script), statements);
-    const prisma = new PrismaClient({ adapter: adapterFactory });
+    const prisma = new PrismaClient({ adapter: adapterFactory, errorFormat });
     return {
       prisma,
       driver: 'pglite',
@@ -124,7 +128,7 @@ export async function openDatabase(config: DatabaseConfig): Promise<Database> {
     return { pool, factory };
   };
   const { pool, factory: adapterFactory } = connect(config.poolSize, config.statementCache);
-  const prisma = new PrismaClient({ adapter: adapterFactory });
+  const prisma = new PrismaClient({ adapter: adapterFactory, errorFormat });
   return {
     prisma,
     driver: config.driver,
