@@ -1,3 +1,4 @@
+import { randomUUID } from 'node:crypto';
 import type { Prisma } from '../generated/prisma/client.js';
 import { AppError } from '../errors.js';
 
@@ -59,36 +60,25 @@ export function createEventStore(options: { destinations: readonly string[] }): 
   return {
     async appendEvent(tx, event) {
       assertNoSecrets(event.payload);
+      // The lock first, in a statement of its own: the next one then reads the aggregate's versions with a snapshot
+      // taken after every earlier append committed.
       await tx.$executeRaw`SELECT pg_advisory_xact_lock(${EVENT_APPEND_LOCK_KEY}::bigint)`;
-      const [row] = await tx.$queryRaw<{ next: number }[]>`
-        SELECT COALESCE(MAX(version), 0)::int + 1 AS next
-        FROM events WHERE aggregate_type = ${event.aggregateType} AND aggregate_id = ${event.aggregateId}`;
-      const created = await tx.event.create({
-        data: {
-          aggregateType: event.aggregateType,
-          aggregateId: event.aggregateId,
-          version: row?.next ?? 1,
-          type: event.type,
-          payload: (event.payload ?? {}) as Prisma.InputJsonValue,
-          metadata: (event.metadata ?? {}) as Prisma.InputJsonValue,
-          realmId: event.realmId ?? null,
-          tenantId: event.tenantId ?? null,
-          outbox: { create: destinations.map((destination) => ({ destination })) },
-        },
-      });
-      return {
-        id: created.id,
-        position: created.position,
-        version: created.version,
-        aggregateType: created.aggregateType,
-        aggregateId: created.aggregateId,
-        type: created.type,
-        payload: created.payload as Record<string, unknown>,
-        metadata: created.metadata as EventMetadata,
-        realmId: created.realmId,
-        tenantId: created.tenantId,
-        occurredAt: created.occurredAt,
-      };
+      const [created] = await tx.$queryRaw<StoredEvent[]>`
+        WITH e AS (
+          INSERT INTO events (id, aggregate_type, aggregate_id, version, type, payload, metadata, realm_id, tenant_id)
+          SELECT ${randomUUID()}::uuid, ${event.aggregateType}, ${event.aggregateId}, COALESCE(MAX(version), 0) + 1, ${event.type},
+                 ${JSON.stringify(event.payload ?? {})}::jsonb, ${JSON.stringify(event.metadata ?? {})}::jsonb,
+                 ${event.realmId ?? null}::uuid, ${event.tenantId ?? null}::uuid
+          FROM events WHERE aggregate_type = ${event.aggregateType} AND aggregate_id = ${event.aggregateId}
+          RETURNING *
+        ), o AS (
+          INSERT INTO outbox (id, event_id, destination, updated_at)
+          SELECT gen_random_uuid(), e.id, d, now() FROM e, unnest(${destinations}::text[]) AS d
+        )
+        SELECT id::text, position, version, aggregate_type AS "aggregateType", aggregate_id AS "aggregateId", type, payload, metadata,
+               realm_id::text AS "realmId", tenant_id::text AS "tenantId", occurred_at AS "occurredAt"
+        FROM e`;
+      return created!;
     },
   };
 }

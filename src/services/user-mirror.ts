@@ -23,17 +23,17 @@ const displayNameOf = (metadata: Record<string, unknown>) => (typeof metadata.na
  * identity provider, and records what happened as an event, in one transaction.
  */
 export function createUserMirror({ db, events }: { db: PrismaClient; events: EventStore }) {
-  /** Inserts or refreshes the mirror row; true when it was new. */
+  /** Inserts or refreshes the mirror row in one statement; true when it was new. */
   async function upsert(tx: Tx, user: MirroredUser): Promise<boolean> {
     const displayName = displayNameOf(user.userMetadata);
-    const { count } = await tx.user.createMany({
-      data: [{ id: user.id, email: user.email || null, phone: user.phone || null, displayName }],
-      skipDuplicates: true,
-    });
-    if (count === 0) {
-      await tx.user.update({ where: { id: user.id }, data: { email: user.email || null, phone: user.phone || null, ...(displayName ? { displayName } : {}) } });
-    }
-    return count === 1;
+    const [row] = await tx.$queryRaw<Array<{ created: boolean }>>`
+      INSERT INTO users (id, email, phone, display_name, updated_at)
+      VALUES (${user.id}::uuid, ${user.email || null}, ${user.phone || null}, ${displayName}, now())
+      ON CONFLICT (id) DO UPDATE
+        SET email = excluded.email, phone = excluded.phone, display_name = COALESCE(excluded.display_name, users.display_name),
+            updated_at = now()
+      RETURNING (xmax = 0) AS created`;
+    return row?.created ?? false;
   }
 
   return {
