@@ -16,19 +16,22 @@ const server = http.createServer(async (req, res) => {
     const token = /^Bearer (.+)$/.exec(req.headers.authorization ?? '')?.[1] ?? '';
     const { payload } = await jwtVerify(token, jwks, { algorithms: ['ES256'], issuer: process.env.ISSUER, audience: process.env.AUDIENCE });
     const sub = String(payload.sub);
-    const state = await pool.query(
-      `SELECT EXISTS (SELECT 1 FROM revoked_tokens WHERE key IN ($1, $2) AND expires_at > now()) AS revoked,
+    // Named statements, as idgraph's pg driver sends them (DATABASE_STATEMENT_CACHE): planned once per connection.
+    const state = await pool.query({
+      name: 'state',
+      text: `SELECT EXISTS (SELECT 1 FROM revoked_tokens WHERE key IN ($1, $2) AND expires_at > now()) AS revoked,
               (SELECT status::text FROM users WHERE id::text = $3) AS status`,
-      [`jti:${payload.jti}`, `sid:${payload.session_id}`, sub],
-    );
+      values: [`jti:${payload.jti}`, `sid:${payload.session_id}`, sub],
+    });
     if (state.rows[0].revoked || (state.rows[0].status && state.rows[0].status !== 'active')) throw new Error('refused');
-    const user = await pool.query('SELECT id, email FROM users WHERE id = $1', [sub]);
-    const memberships = await pool.query(
-      `SELECT t.id, t.display_name, r.name, r.permissions FROM memberships m
+    const user = await pool.query({ name: 'user', text: 'SELECT id, email FROM users WHERE id = $1', values: [sub] });
+    const memberships = await pool.query({
+      name: 'memberships',
+      text: `SELECT t.id, t.display_name, r.name, r.permissions FROM memberships m
        JOIN tenants t ON t.id = m.tenant_id JOIN roles r ON r.id = m.role_id
        WHERE m.user_id = $1 AND t.deleted_at IS NULL ORDER BY m.created_at`,
-      [sub],
-    );
+      values: [sub],
+    });
     const body = JSON.stringify({
       data: {
         viewer: {
