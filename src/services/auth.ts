@@ -1,4 +1,4 @@
-import type { RevocationList } from '../auth/revocation.js';
+import type { RevocationList, UserStatus } from '../auth/revocation.js';
 import type { Viewer } from '../auth/viewer.js';
 import { AppError, assertThat } from '../errors.js';
 import type { PrismaClient } from '../generated/prisma/client.js';
@@ -103,29 +103,32 @@ export function createAuthService({ db, provider, mirror, revocations, limits, t
   const providerUsers = new WeakMap<Caller, Promise<ProviderUser>>();
 
   async function result(session: AccessTokenResponse | null, user: ProviderUser | null, caller: Caller): Promise<AuthResult> {
+    // The mirrored user's status and live tenants, in one statement.
+    const mirrored = user
+      ? await db.user.findUnique({
+          where: { id: user.id },
+          select: { status: true, memberships: { where: { tenant: { deletedAt: null } }, select: { tenantId: true }, orderBy: { createdAt: 'asc' } } },
+        })
+      : null;
     if (session && user) {
-      await refuseInactive(session, user.id);
+      await refuseInactive(session, mirrored?.status ?? 'active');
       caller.signedInUserId = user.id;
     }
     const verified = (user?.factors ?? []).filter((f) => f.status === 'verified');
     const aal = session ? claimsOf(session).aal : null;
-    const tenants = user
-      ? await db.membership.findMany({ where: { userId: user.id, tenant: { deletedAt: null } }, select: { tenantId: true }, orderBy: { createdAt: 'asc' } })
-      : [];
     return {
       session,
       user,
       challengeFactors: session && aal !== 'aal2' ? verified : [],
-      tenants: tenants.map((m) => ({ id: m.tenantId })),
+      tenants: (mirrored?.memberships ?? []).map((m) => ({ id: m.tenantId })),
     };
   }
 
   /** A suspended or deactivated user gets no session: the one the provider just opened is closed again. */
-  async function refuseInactive(session: AccessTokenResponse, userId: string) {
-    const mirrored = await db.user.findUnique({ where: { id: userId }, select: { status: true } });
-    if (!mirrored || mirrored.status === 'active') return;
+  async function refuseInactive(session: AccessTokenResponse, status: UserStatus) {
+    if (status === 'active') return;
     await viaProvider(() => provider.logout(session.access_token, 'local')).catch(() => {});
-    throw new AppError(mirrored.status === 'suspended' ? 'account_suspended' : 'account_deactivated');
+    throw new AppError(status === 'suspended' ? 'account_suspended' : 'account_deactivated');
   }
 
   function requireSignedIn(caller: Caller): { viewer: Viewer; accessToken: string } {
