@@ -23,7 +23,7 @@ const displayNameOf = (metadata: Record<string, unknown>) => (typeof metadata.na
  * identity provider, and records what happened as an event, in one transaction.
  */
 export function createUserMirror({ db, events }: { db: PrismaClient; events: EventStore }) {
-  /** Inserts or refreshes the mirror row in one statement; true when it was new. */
+  /** Inserts or refreshes the mirror row in one statement (no write when nothing changed); true when it was new. */
   async function upsert(tx: Tx, user: MirroredUser): Promise<boolean> {
     const displayName = displayNameOf(user.userMetadata);
     const [row] = await tx.$queryRaw<Array<{ created: boolean }>>`
@@ -32,7 +32,11 @@ export function createUserMirror({ db, events }: { db: PrismaClient; events: Eve
       ON CONFLICT (id) DO UPDATE
         SET email = excluded.email, phone = excluded.phone, display_name = COALESCE(excluded.display_name, users.display_name),
             updated_at = now()
+        -- A sign-in of an unchanged user writes nothing.
+        WHERE (users.email, users.phone, users.display_name)
+              IS DISTINCT FROM (excluded.email, excluded.phone, COALESCE(excluded.display_name, users.display_name))
       RETURNING (xmax = 0) AS created`;
+    // No row: the user existed and nothing changed.
     return row?.created ?? false;
   }
 
