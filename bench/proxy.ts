@@ -15,9 +15,39 @@ import { fmt, idgraphEnv, machine, redactUrl, startProcess, writeSection } from 
 // direct. BENCH_DURATION seconds per measurement (default 10), BENCH_CONNECTIONS (10).
 
 const duration = Number(process.env.BENCH_DURATION ?? 10);
+const rounds = Math.max(1, Number(process.env.BENCH_ROUNDS ?? 2));
 const connections = Number(process.env.BENCH_CONNECTIONS ?? 10);
 const password = 'correct-horse-1';
 type Result = Awaited<ReturnType<typeof autocannon>>;
+
+/** The mean of several measurements of one target (throughput and latencies), with their failures summed. */
+function meanOf(results: Result[]): Result {
+  const mean = (pick: (r: Result) => number) => results.reduce((sum, r) => sum + pick(r), 0) / results.length;
+  return {
+    requests: { average: mean((r) => r.requests.average), p50: mean((r) => r.requests.p50), p99: mean((r) => r.requests.p99), total: mean((r) => r.requests.total) },
+    latency: { average: mean((r) => r.latency.average), p50: mean((r) => r.latency.p50), p99: mean((r) => r.latency.p99), total: mean((r) => r.latency.total) },
+    non2xx: results.reduce((sum, r) => sum + r.non2xx, 0),
+    errors: results.reduce((sum, r) => sum + r.errors, 0),
+  };
+}
+
+/**
+ * Every target measured `rounds` times in rotating order, so that what drifts
+ * during a run (the upstream's tables grow with every session) weighs on each
+ * path alike; a row is the mean of its rounds.
+ */
+async function measureRounds(targets: Target[]): Promise<Array<{ target: Target; signIn: Result; refresh: Result }>> {
+  const runs = targets.map(() => ({ signIn: [] as Result[], refresh: [] as Result[] }));
+  for (const target of targets) await signInOnce(target);
+  for (let round = 0; round < rounds; round++) {
+    for (let k = 0; k < targets.length; k++) {
+      const i = (k + round) % targets.length;
+      runs[i]!.signIn.push(await measureSignIn(targets[i]!));
+      runs[i]!.refresh.push(await measureRefresh(targets[i]!));
+    }
+  }
+  return targets.map((target, i) => ({ target, signIn: meanOf(runs[i]!.signIn), refresh: meanOf(runs[i]!.refresh) }));
+}
 
 const SIGN_IN = 'mutation($input: SignInInput!) { signIn(input: $input) { session { accessToken refreshToken } } }';
 const REFRESH = 'mutation($input: RefreshSessionInput!) { refreshSession(input: $input) { session { accessToken refreshToken } } }';
@@ -141,17 +171,12 @@ async function measureAgainstBare(answers: { session: string; user: string }, an
     restTarget('bare stand-in directly', `http://127.0.0.1:${bare.port}/auth/v1`, anon, email),
     restTarget('idgraph /auth/v1 → bare stand-in', `http://127.0.0.1:${proxy.port}/auth/v1`, anon, email),
   ];
-  const rows: Array<{ target: Target; signIn: Result; refresh: Result }> = [];
   try {
-    for (const target of targets) {
-      await signInOnce(target);
-      rows.push({ target, signIn: await measureSignIn(target), refresh: await measureRefresh(target) });
-    }
+    return await measureRounds(targets);
   } finally {
     await proxy.stop();
     await bare.stop();
   }
-  return rows;
 }
 
 async function main() {
@@ -172,13 +197,10 @@ async function main() {
     restTarget('idgraph /auth/v1', `http://127.0.0.1:${proxy.port}/auth/v1`, anon, email),
     graphqlTarget(`http://127.0.0.1:${proxy.port}/graphql`, email),
   ];
-  const rows: Array<{ target: Target; signIn: Result; refresh: Result }> = [];
+  let rows: Awaited<ReturnType<typeof measureRounds>>;
   let session: string;
   try {
-    for (const target of targets) {
-      await signInOnce(target);
-      rows.push({ target, signIn: await measureSignIn(target), refresh: await measureRefresh(target) });
-    }
+    rows = await measureRounds(targets);
     const sample = await fetch(targets[0]!.signIn.url, { method: 'POST', headers: targets[0]!.headers, body: targets[0]!.signIn.body });
     session = await sample.text();
   } finally {
@@ -212,16 +234,16 @@ async function main() {
   const lines = [
     '## idgraph in front of GoTrue: sign-in and refresh, proxied vs direct',
     '',
-    'Run with `npm run bench:proxy` (env: `BENCH_DURATION`, `BENCH_CONNECTIONS`). The upstream GoTrue is an embedded',
+    'Run with `npm run bench:proxy` (env: `BENCH_DURATION`, `BENCH_CONNECTIONS`, `BENCH_ROUNDS`). The upstream GoTrue is an embedded',
     'idgraph (GoTrue-compatible /auth/v1, PGlite in memory) in its own process; idgraph with `GOTRUE_URL` set runs in',
     'another; autocannon in a third, all on loopback and on the same CPUs. Each row calls the same upstream:',
     'directly, through idgraph\'s /auth/v1 proxy (streamed, plus mirroring after sign-in answers), or through the',
     'GraphQL mutations (adapter call, user mirror and events, tenant lookup). Goal: added p50 ≤ 1 ms, throughput',
     'ratio ≥ 0.8 of direct. The three processes share the same CPUs, so every cycle idgraph spends (HTTP in and out,',
     'and for sign-ins the mirror write and event) is taken from the CPU-bound upstream: on few cores the figures',
-    'measure that contention more than the added hop.',
+    'measure that contention more than the added hop. Each row is the mean of its rounds, measured in rotating order.',
     '',
-    `Latest run: ${new Date().toISOString()}, ${machine()}, ${connections} connections, ${duration} s each;`,
+    `Latest run: ${new Date().toISOString()}, ${machine()}, ${connections} connections, ${rounds} rounds of ${duration} s each;`,
     `idgraph's database: ${redactUrl(idgraphDatabase).replace(/_\d+_\d+$/, '_…')}.`,
     '',
     ...table(rows),
