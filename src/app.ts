@@ -69,7 +69,7 @@ export async function buildApp(config: Config, options: AppOptions = {}) {
     clock,
     version,
     print,
-    claimsExtension: options.claimsExtension ?? tenantClaims.extension,
+    claimsExtension: options.claimsExtension ?? tenantClaims.claimsFor,
     // Every route that creates a user (/auth/v1, GraphQL, admin, id_token) mirrors it in the same transaction.
     onUserCreated: (tx, user) => services.mirror.recordCreated(tx, user),
   });

@@ -41,21 +41,23 @@ function claimsFrom(memberships: MembershipWithChoice[]): Record<string, unknown
 }
 
 export function createTenantClaims({ db }: { db: PrismaClient }) {
-  /** For the GoTrue custom access token hook: the claims in a statement of their own. */
-  async function claimsFor({ userId, sessionId }: { userId: string; sessionId: string }): Promise<Record<string, unknown>> {
-    if (!isUuid(userId) || !isUuid(sessionId)) return {};
-    const [row] = await db.$queryRaw<Array<{ memberships: MembershipWithChoice[] }>>`
-      SELECT ${membershipsWithChoice(Prisma.sql`${userId}::uuid`, Prisma.sql`${sessionId}::uuid`)} AS memberships`;
-    return claimsFrom(row?.memberships ?? []);
-  }
+  /**
+   * The claims in a statement of their own (the GoTrue custom access token
+   * hook); as the engine's claims extension, `sql` lets the engine compute
+   * them inside the statement that reads the session instead.
+   */
+  const claimsFor: ClaimsExtension = Object.assign(
+    async ({ userId, sessionId }: { userId: string; sessionId: string }): Promise<Record<string, unknown>> => {
+      if (!isUuid(userId) || !isUuid(sessionId)) return {};
+      const [row] = await db.$queryRaw<Array<{ memberships: MembershipWithChoice[] }>>`
+        SELECT ${membershipsWithChoice(Prisma.sql`${userId}::uuid`, Prisma.sql`${sessionId}::uuid`)} AS memberships`;
+      return claimsFrom(row?.memberships ?? []);
+    },
+    { sql: { column: membershipsWithChoice, claims: (value: unknown) => claimsFrom(value as MembershipWithChoice[]) } },
+  );
 
   return {
     claimsFor,
-
-    /** The engine's claims extension: the same claims, computed inside the statement that reads the session. */
-    extension: Object.assign(claimsFor, {
-      sql: { column: membershipsWithChoice, claims: (value: unknown) => claimsFrom(value as MembershipWithChoice[]) },
-    }) satisfies ClaimsExtension,
 
     /** Records the session's tenant (and custom claims, replacing earlier ones); tenant_invalid unless the user is a member of it. */
     async choose(input: { userId: string; sessionId: string; tenantId: string; claims?: Record<string, string | number | boolean> }) {

@@ -61,6 +61,15 @@ export function createSessionManager({ db, keys, auth, clock, claimsExtension }:
   const extraClaimsOf = (row: Record<string, unknown> | undefined) =>
     row && 'extraClaims' in row && claimsExtension?.sql ? claimsExtension.sql.claims(row.extraClaims) : undefined;
 
+  /** The session `s`, its user `u` and the extra claims, as one row of a statement. */
+  const sessionReadBack = Prisma.sql`${sessionRowColumns}, ${userRowColumns}${extraClaimsColumn(Prisma.sql`s.user_id`, Prisma.sql`s.id`)}`;
+
+  /** A row selected with sessionReadBack, with the refresh token to hand out. */
+  function refreshedFrom(row: Record<string, unknown>, refreshToken: string) {
+    const { extraClaims, ...columns } = row;
+    return { ...sessionWithUserFrom(columns), refreshToken, extraClaims: extraClaimsOf({ extraClaims }) };
+  }
+
   async function mint(user: UserRow, session: AuthSession, extraClaims?: Record<string, unknown>): Promise<{ accessToken: string; expiresAt: number }> {
     const iat = Math.floor(clock() / 1000);
     const exp = iat + auth.jwt.exp;
@@ -194,18 +203,15 @@ export function createSessionManager({ db, keys, auth, clock, claimsExtension }:
           FROM child WHERE s.id = child.session_id
           RETURNING s.*
         )
-        SELECT ${sessionRowColumns}, ${userRowColumns}${extraClaimsColumn(Prisma.sql`s.user_id`, Prisma.sql`s.id`)}
-        FROM s JOIN auth_users u ON u.id = s.user_id`;
-      let refreshed = rotated ? { ...sessionWithUserFrom(rotated), refreshToken: next, extraClaims: extraClaimsOf(rotated) } : null;
+        SELECT ${sessionReadBack} FROM s JOIN auth_users u ON u.id = s.user_id`;
+      let refreshed = rotated ? refreshedFrom(rotated, next) : null;
       if (!refreshed) {
         const retried = await rotateRevoked(presented, now);
         if (retried.reused) throw new ProviderError(400, 'refresh_token_already_used', 'Invalid Refresh Token: Already Used');
         const [row] = await db.$queryRaw<Array<Record<string, unknown>>>`
-          SELECT ${sessionRowColumns}, ${userRowColumns}${extraClaimsColumn(Prisma.sql`s.user_id`, Prisma.sql`s.id`)}
-          FROM auth_sessions s JOIN auth_users u ON u.id = s.user_id
-          WHERE s.id = ${retried.sessionId}::uuid`;
+          SELECT ${sessionReadBack} FROM auth_sessions s JOIN auth_users u ON u.id = s.user_id WHERE s.id = ${retried.sessionId}::uuid`;
         if (!row) throw providerErrors.sessionNotFound();
-        refreshed = { ...sessionWithUserFrom(row), refreshToken: retried.refreshToken, extraClaims: extraClaimsOf(row) };
+        refreshed = refreshedFrom(row, retried.refreshToken);
       }
       const { session, user } = refreshed;
       if (session.notAfter && session.notAfter.getTime() <= now) {

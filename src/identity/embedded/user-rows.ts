@@ -52,12 +52,11 @@ export const sessionRowColumns = Prisma.sql`
   s.created_at AS "session.createdAt", s.updated_at AS "session.updatedAt", s.refreshed_at AS "session.refreshedAt",
   s.not_after AS "session.notAfter"`;
 
-/** A row selected with sessionRowColumns and userRowColumns (other columns ignored): the session and its user. */
+/** A row selected with sessionRowColumns and userRowColumns: the session and its user. */
 export function sessionWithUserFrom(row: Json): { session: AuthSession; user: UserRow } {
   const session: Json = {};
   const user: Json = {};
   for (const [key, value] of Object.entries(row)) {
-    if (key === 'extraClaims') continue;
     if (key.startsWith('session.')) session[key.slice('session.'.length)] = value;
     else user[key] = value;
   }
