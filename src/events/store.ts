@@ -1,5 +1,5 @@
 import { randomUUID } from 'node:crypto';
-import type { Prisma } from '../generated/prisma/client.js';
+import { Prisma } from '../generated/prisma/client.js';
 import { AppError } from '../errors.js';
 
 /** A Prisma client or the `tx` of an interactive transaction. */
@@ -31,12 +31,6 @@ export interface StoredEvent extends Required<Omit<NewEvent, 'metadata'>> {
   occurredAt: Date;
 }
 
-// Held until the caller's transaction ends. It serialises appends, which
-// (1) gives each aggregate a gapless version sequence and (2) makes positions
-// commit in increasing order, so a reader that has seen position N will never
-// later see a smaller one commit: the property cursor-based replay relies on.
-const EVENT_APPEND_LOCK_KEY = 7_419_052_318_224;
-
 // Secrets and hashes never travel in events (REALM.md, "Events").
 const forbiddenPayloadKey = /(password|secret|token|otp|hash|api_?key|nonce)/i;
 
@@ -51,34 +45,36 @@ function assertNoSecrets(value: unknown, path: string[] = []): void {
 }
 
 export interface EventStore {
-  /** Appends an event and its outbox rows inside the caller's transaction. */
+  /** Appends an event and its outbox rows inside the caller's transaction, in one statement. */
   appendEvent(tx: Tx, event: NewEvent): Promise<StoredEvent>;
+  /**
+   * The same append as a set-returning SQL call (its one row is the stored event), for a statement that
+   * appends along with a write of its own; `type` may then be an SQL expression over that statement's rows.
+   */
+  appendCall(event: Omit<NewEvent, 'type'> & { type: string | Prisma.Sql }): Prisma.Sql;
 }
+
+/** A stored event row (`e`) as StoredEvent. */
+const storedEventColumns = Prisma.sql`
+  e.id::text, e.position, e.version, e.aggregate_type AS "aggregateType", e.aggregate_id AS "aggregateId", e.type, e.payload,
+  e.metadata, e.realm_id::text AS "realmId", e.tenant_id::text AS "tenantId", e.occurred_at AS "occurredAt"`;
 
 export function createEventStore(options: { destinations: readonly string[] }): EventStore {
   const destinations = [...new Set(options.destinations)];
-  return {
+  const store: EventStore = {
     async appendEvent(tx, event) {
-      assertNoSecrets(event.payload);
-      // The lock first, in a statement of its own: the next one then reads the aggregate's versions with a snapshot
-      // taken after every earlier append committed.
-      await tx.$executeRaw`SELECT pg_advisory_xact_lock(${EVENT_APPEND_LOCK_KEY}::bigint)`;
-      const [created] = await tx.$queryRaw<StoredEvent[]>`
-        WITH e AS (
-          INSERT INTO events (id, aggregate_type, aggregate_id, version, type, payload, metadata, realm_id, tenant_id)
-          SELECT ${randomUUID()}::uuid, ${event.aggregateType}, ${event.aggregateId}, COALESCE(MAX(version), 0) + 1, ${event.type},
-                 ${JSON.stringify(event.payload ?? {})}::jsonb, ${JSON.stringify(event.metadata ?? {})}::jsonb,
-                 ${event.realmId ?? null}::uuid, ${event.tenantId ?? null}::uuid
-          FROM events WHERE aggregate_type = ${event.aggregateType} AND aggregate_id = ${event.aggregateId}
-          RETURNING *
-        ), o AS (
-          INSERT INTO outbox (id, event_id, destination, updated_at)
-          SELECT gen_random_uuid(), e.id, d, now() FROM e, unnest(${destinations}::text[]) AS d
-        )
-        SELECT id::text, position, version, aggregate_type AS "aggregateType", aggregate_id AS "aggregateId", type, payload, metadata,
-               realm_id::text AS "realmId", tenant_id::text AS "tenantId", occurred_at AS "occurredAt"
-        FROM e`;
+      const [created] = await tx.$queryRaw<StoredEvent[]>`SELECT ${storedEventColumns} FROM ${store.appendCall(event)} e`;
       return created!;
     },
+    appendCall(event) {
+      assertNoSecrets(event.payload);
+      // idgraph_append_event (prisma/migrations/…_event_append_function) takes the append lock, then inserts the
+      // event with the aggregate's next version and its outbox rows.
+      return Prisma.sql`idgraph_append_event(
+        ${randomUUID()}::uuid, ${event.aggregateType}, ${event.aggregateId}, ${event.type},
+        ${JSON.stringify(event.payload ?? {})}::jsonb, ${JSON.stringify(event.metadata ?? {})}::jsonb,
+        ${event.realmId ?? null}::uuid, ${event.tenantId ?? null}::uuid, ${destinations}::text[])`;
+    },
   };
+  return store;
 }

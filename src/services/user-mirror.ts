@@ -1,5 +1,5 @@
-import type { PrismaClient } from '../generated/prisma/client.js';
-import type { EventStore, Tx } from '../events/store.js';
+import { Prisma, type PrismaClient } from '../generated/prisma/client.js';
+import type { EventMetadata, EventStore, Tx } from '../events/store.js';
 import type { User as ProviderUser } from '../identity/types.js';
 import { requestScope } from '../log.js';
 
@@ -18,55 +18,67 @@ interface MirroredUser {
 
 const displayNameOf = (metadata: Record<string, unknown>) => (typeof metadata.name === 'string' ? metadata.name.slice(0, 200) : null);
 
+type Recorded = 'user.signed_up' | 'user.signed_in' | 'user.updated';
+
 /**
  * Keeps idgraph's `users` table (id = the provider's user id) in step with the
- * identity provider, and records what happened as an event, in one transaction.
+ * identity provider, and records what happened as an event: both in one
+ * statement, so atomically and in one round trip.
  */
 export function createUserMirror({ db, events }: { db: PrismaClient; events: EventStore }) {
-  /** Inserts or refreshes the mirror row in one statement (no write when nothing changed); true when it was new. */
-  async function upsert(tx: Tx, user: MirroredUser): Promise<boolean> {
+  /**
+   * Inserts or refreshes the mirror row (no write when nothing changed) and appends the event. `type` is what the
+   * caller saw; a sign-in of a user new to idgraph is recorded as their sign-up. With `whenCreated`, the event is
+   * appended only if the row was new (a sign-up is recorded once).
+   */
+  function mirrorStatement(user: MirroredUser, type: Recorded, options: { provider: string | null; metadata: EventMetadata; whenCreated: boolean }) {
     const displayName = displayNameOf(user.userMetadata);
-    const [row] = await tx.$queryRaw<Array<{ created: boolean }>>`
-      INSERT INTO users (id, email, phone, display_name, updated_at)
-      VALUES (${user.id}::uuid, ${user.email || null}, ${user.phone || null}, ${displayName}, now())
-      ON CONFLICT (id) DO UPDATE
-        SET email = excluded.email, phone = excluded.phone, display_name = COALESCE(excluded.display_name, users.display_name),
-            updated_at = now()
-        -- A sign-in of an unchanged user writes nothing.
-        WHERE (users.email, users.phone, users.display_name)
-              IS DISTINCT FROM (excluded.email, excluded.phone, COALESCE(excluded.display_name, users.display_name))
-      RETURNING (xmax = 0) AS created`;
-    // No row: the user existed and nothing changed.
-    return row?.created ?? false;
+    return Prisma.sql`
+      WITH upserted AS (
+        INSERT INTO users (id, email, phone, display_name, updated_at)
+        VALUES (${user.id}::uuid, ${user.email || null}, ${user.phone || null}, ${displayName}, now())
+        ON CONFLICT (id) DO UPDATE
+          SET email = excluded.email, phone = excluded.phone, display_name = COALESCE(excluded.display_name, users.display_name),
+              updated_at = now()
+          -- A sign-in of an unchanged user writes nothing.
+          WHERE (users.email, users.phone, users.display_name)
+                IS DISTINCT FROM (excluded.email, excluded.phone, COALESCE(excluded.display_name, users.display_name))
+        RETURNING (xmax = 0) AS created
+      ), outcome AS (
+        -- No row from the upsert: the user existed and nothing changed. No row here: nothing to append.
+        SELECT created FROM (SELECT COALESCE((SELECT created FROM upserted), false) AS created) c
+        WHERE c.created OR NOT ${options.whenCreated}
+      )
+      SELECT e.id::text FROM outcome, LATERAL ${events.appendCall({
+        aggregateType: 'user',
+        aggregateId: user.id,
+        type: Prisma.sql`CASE WHEN outcome.created AND ${type} = 'user.signed_in' THEN 'user.signed_up' ELSE ${type} END`,
+        payload: { provider: options.provider },
+        metadata: options.metadata,
+      })} e`;
   }
 
   return {
     /** After a provider call: the user as the provider returned them. */
-    async record(user: ProviderUser, type: 'user.signed_up' | 'user.signed_in' | 'user.updated', meta: MirrorMeta = {}) {
-      await db.$transaction(async (tx) => {
-        const created = await upsert(tx, { id: user.id, email: user.email, phone: user.phone, userMetadata: user.user_metadata });
-        // A sign-up is recorded once, where the user was created (recordCreated).
-        if (type === 'user.signed_up' && !created) return;
-        await events.appendEvent(tx, {
-          aggregateType: 'user',
-          aggregateId: user.id,
-          type: created && type === 'user.signed_in' ? 'user.signed_up' : type,
-          payload: { provider: user.app_metadata.provider ?? null },
+    async record(user: ProviderUser, type: Recorded, meta: MirrorMeta = {}) {
+      await db.$queryRaw(
+        mirrorStatement({ id: user.id, email: user.email, phone: user.phone, userMetadata: user.user_metadata }, type, {
+          provider: user.app_metadata.provider ?? null,
           metadata: { actorId: meta.actorId ?? user.id, requestId: meta.requestId ?? null, ip: meta.ip ?? null },
-        });
-      });
+          whenCreated: type === 'user.signed_up',
+        }),
+      );
     },
 
     /** Inside the embedded engine's transaction that creates the user, whichever route created them. */
     async recordCreated(tx: Tx, user: MirroredUser) {
-      await upsert(tx, user);
-      await events.appendEvent(tx, {
-        aggregateType: 'user',
-        aggregateId: user.id,
-        type: 'user.signed_up',
-        payload: { provider: user.email ? 'email' : 'phone' },
-        metadata: { actorId: user.id, requestId: requestScope.getStore()?.requestId ?? null },
-      });
+      await tx.$queryRaw(
+        mirrorStatement(user, 'user.signed_up', {
+          provider: user.email ? 'email' : 'phone',
+          metadata: { actorId: user.id, requestId: requestScope.getStore()?.requestId ?? null },
+          whenCreated: false,
+        }),
+      );
     },
   };
 }

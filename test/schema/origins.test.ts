@@ -2,6 +2,7 @@ import http from 'node:http';
 import { print } from 'graphql';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { AppError } from '../../src/errors.js';
+import { createEventStore } from '../../src/events/store.js';
 import { schema } from '../../src/schema/index.js';
 import { credentialMutations } from '../../src/server/origin-check.js';
 import { createOriginService, normalizeOrigin } from '../../src/services/origins.js';
@@ -297,7 +298,7 @@ describe('origin allowlist enforcement', () => {
   it('another replica’s change reaches this one within the cache TTL', async () => {
     let now = 1_000_000;
     const services = t.app.services;
-    const replica = createOriginService({ db: prisma(), events: { appendEvent: () => Promise.reject(new Error('unused')) }, access: services.access, realms: services.realms, clock: () => now });
+    const replica = createOriginService({ db: prisma(), events: createEventStore({ destinations: [] }), access: services.access, realms: services.realms, clock: () => now });
     const browser = { origin: 'https://evil.example', fetchSite: 'cross-site', fetchMode: 'cors' };
     await expect(replica.assertRequestAllowed(browser)).resolves.toBeUndefined();
     await t.execute(AddOriginDocument, { input: { origin: 'other-replica.example.com' } }, admin.headers);

@@ -43,4 +43,15 @@ describe('user mirror', () => {
     await t.app.services.mirror.record(providerUser(id, 'again@example.com'), 'user.signed_up');
     expect(await eventTypes(id)).toEqual(['user.signed_up']);
   });
+
+  it('costs one SQL statement, whatever happens: new user, unchanged sign-in, change, repeated sign-up', async () => {
+    const id = randomUUID();
+    const record = (email: string, type: 'user.signed_in' | 'user.updated' | 'user.signed_up') =>
+      t.countStatements(() => t.app.services.mirror.record(providerUser(id, email), type));
+    expect(await record('one@example.com', 'user.signed_in')).toBe(1);
+    expect(await record('one@example.com', 'user.signed_in')).toBe(1);
+    expect(await record('two@example.com', 'user.updated')).toBe(1);
+    expect(await record('two@example.com', 'user.signed_up')).toBe(1);
+    expect(await eventTypes(id)).toEqual(['user.signed_up', 'user.signed_in', 'user.updated']);
+  });
 });
