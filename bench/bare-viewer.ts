@@ -20,7 +20,7 @@ const server = http.createServer(async (req, res) => {
     const state = await pool.query({
       name: 'state',
       text: `SELECT EXISTS (SELECT 1 FROM revoked_tokens WHERE key IN ($1, $2) AND expires_at > now()) AS revoked,
-              (SELECT status::text FROM users WHERE id::text = $3) AS status`,
+              (SELECT status::text FROM users WHERE id = $3::uuid) AS status`,
       values: [`jti:${payload.jti}`, `sid:${payload.session_id}`, sub],
     });
     if (state.rows[0].revoked || (state.rows[0].status && state.rows[0].status !== 'active')) throw new Error('refused');

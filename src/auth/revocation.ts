@@ -1,4 +1,5 @@
 import type { PrismaClient } from '../generated/prisma/client.js';
+import { isUuid } from '../uuid.js';
 
 export type UserStatus = 'active' | 'suspended' | 'deactivated';
 
@@ -32,12 +33,13 @@ export function createRevocationList({ db, clock }: { db: PrismaClient; clock: (
       }
     },
     async accessState(claims) {
+      // By primary key: a subject that is no UUID has no idgraph user (status null).
       const [row] = await db.$queryRaw<Array<{ revoked: boolean; status: UserStatus | null }>>`
         SELECT EXISTS (
                  SELECT 1 FROM revoked_tokens
                  WHERE key IN (${`jti:${claims.jti ?? ''}`}, ${`sid:${claims.session_id ?? ''}`}) AND expires_at > ${new Date(clock())}
                ) AS revoked,
-               (SELECT status::text FROM users WHERE id::text = ${claims.sub}) AS status`;
+               (SELECT status::text FROM users WHERE id = ${isUuid(claims.sub) ? claims.sub : null}::uuid) AS status`;
       return { revoked: row?.revoked ?? false, status: row?.status ?? null };
     },
     async purgeExpired() {
