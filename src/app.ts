@@ -24,7 +24,7 @@ import { createRevocationList } from './auth/revocation.js';
 import { createTokenVerifier } from './auth/verify.js';
 import { createGotrueIdentity } from './identity/gotrue/identity.js';
 import { authProxyRoutes } from './server/auth-proxy.js';
-import { createProxiedAuthRecorder } from './services/proxied-auth.js';
+import { createAuthRecording } from './services/auth-recording.js';
 import { createAccessTokenHook } from './services/access-token-hook.js';
 import { createUserSync } from './services/user-sync.js';
 import { webhookRoutes } from './server/webhook-routes.js';
@@ -158,10 +158,8 @@ export async function buildApp(config: Config, options: AppOptions = {}) {
       };
     },
   });
-  function proxiedAuthRecording() {
-    const recorder = createProxiedAuthRecorder({ mirror: services.mirror });
-    return { wants: recorder.wants, afterAnswer: recorder.record };
-  }
+  // Sign-ins, sign-ups and profile changes through /auth/v1 reach the users mirror and the events, as through GraphQL.
+  const authRecording = createAuthRecording({ mirror: services.mirror });
   const http = createHttpServer({
     yoga,
     routes: [
@@ -176,11 +174,12 @@ export async function buildApp(config: Config, options: AppOptions = {}) {
         ? authProxyRoutes({
             transport: gotrue.transport,
             anonKey: gotrue.apiKeys().anon,
-            ...proxiedAuthRecording(),
+            ...authRecording,
             checkOrigin: (request) => services.origins.assertRequestAllowed(request),
             log,
           })
         : authRoutes({
+            ...authRecording,
             provider: identity.provider,
             auth: config.auth,
             isApiKey: (value) => identity.isApiKey(value),

@@ -4,29 +4,15 @@ import type { GotrueTransport } from '../identity/gotrue/transport.js';
 import type { RequestMeta } from '../identity/types.js';
 import type { Logger } from '../log.js';
 import type { RequestOrigin } from '../services/origins.js';
+import type { AuthAnswerRecording } from './auth-answer.js';
 import { sendProviderError } from './auth-errors.js';
 import { requestOriginOf } from './origin-check.js';
 import type { RestRoute } from './rest.js';
 
-/** A successful GoTrue answer the proxy passed on, for what idgraph records about it. */
-export interface ProxiedAnswer {
-  method: string;
-  /** Below /auth/v1, without the query. */
-  path: string;
-  query: URLSearchParams;
-  status: number;
-  body: unknown;
-  meta: RequestMeta;
-}
-
-export interface AuthProxyDeps {
+export interface AuthProxyDeps extends AuthAnswerRecording {
   transport: GotrueTransport;
   /** Sent as apikey when the client sent none: GoTrue ignores it, its gateway does not. */
   anonKey: string;
-  /** Which answers idgraph needs to read (their bodies are kept while they stream through). */
-  wants: (method: string, path: string) => boolean;
-  /** Runs after the answer was sent; its failures are logged, never shown to the client. */
-  afterAnswer: (answer: ProxiedAnswer) => Promise<void>;
   /** The realm's browser-origin allowlist, as on the embedded router (preflights pass). */
   checkOrigin: (request: RequestOrigin) => Promise<void>;
   log: Logger;

@@ -6,12 +6,13 @@ import type { AccessTokenResponse, RequestMeta } from '../identity/types.js';
 import type { Logger } from '../log.js';
 import type { RequestOrigin } from '../services/origins.js';
 import type { RateLimit } from '../services/rate-limits.js';
+import type { AuthAnswer, AuthAnswerRecording } from './auth-answer.js';
 import { sendProviderError } from './auth-errors.js';
 import { readJsonObject } from './body.js';
 import { requestOriginOf } from './origin-check.js';
 import { sendJson, type RestRoute } from './rest.js';
 
-export interface AuthRouteDeps {
+export interface AuthRouteDeps extends AuthAnswerRecording {
   provider: IdentityProvider;
   auth: AuthConfig;
   /** The gateway's apikey check (anon or service-role key). */
@@ -244,6 +245,15 @@ export function authRoutes(deps: AuthRouteDeps): RestRoute[] {
     'access-control-max-age': '86400',
   };
 
+  /** After the answer: what idgraph records about it never changes or delays it. */
+  async function record(answer: AuthAnswer) {
+    try {
+      await deps.afterAnswer(answer);
+    } catch (error) {
+      log.error({ err: error, method: answer.method, path: answer.path }, 'recording an /auth/v1 answer failed');
+    }
+  }
+
   async function handle(req: http.IncomingMessage, res: http.ServerResponse, url: URL, path: string) {
     for (const [k, v] of Object.entries(cors)) res.setHeader(k, v);
     const method = req.method ?? 'GET';
@@ -294,6 +304,7 @@ export function authRoutes(deps: AuthRouteDeps): RestRoute[] {
         return;
       }
       sendJson(res, 200, result);
+      if (deps.wants(method, path)) await record({ method, path, query: url.searchParams, status: 200, body: result, meta: call.meta });
     } catch (error) {
       if (res.headersSent) {
         log.error({ err: error }, 'error after the /auth/v1 response started');

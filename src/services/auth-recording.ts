@@ -1,5 +1,5 @@
 import type { AccessTokenResponse, User } from '../identity/types.js';
-import type { ProxiedAnswer } from '../server/auth-proxy.js';
+import type { AuthAnswer, AuthAnswerRecording } from '../server/auth-answer.js';
 import type { UserMirror } from './user-mirror.js';
 
 type Recorded = 'user.signed_up' | 'user.signed_in' | 'user.updated';
@@ -10,7 +10,7 @@ const SIGN_IN_GRANTS = new Set(['password', 'pkce', 'id_token', 'web3']);
 const RECORDED_ROUTES = new Set(['POST /token', 'POST /signup', 'POST /verify', 'PUT /user']);
 
 /** What an answer GoTrue gave through /auth/v1 means for idgraph's users table and event log (null: nothing). */
-function meaningOf(answer: Pick<ProxiedAnswer, 'method' | 'path' | 'query'>): Recorded | null {
+function meaningOf(answer: Pick<AuthAnswer, 'method' | 'path' | 'query'>): Recorded | null {
   const route = `${answer.method} ${answer.path}`;
   if (route === 'POST /token') return SIGN_IN_GRANTS.has(answer.query.get('grant_type') ?? '') ? 'user.signed_in' : null;
   if (route === 'POST /signup') return 'user.signed_up';
@@ -20,13 +20,14 @@ function meaningOf(answer: Pick<ProxiedAnswer, 'method' | 'path' | 'query'>): Re
 }
 
 /**
- * Mirrors users who sign up, sign in or change their profile through the
- * /auth/v1 proxy, with the same events the GraphQL mutations append.
+ * Mirrors users who sign up, sign in or change their profile through /auth/v1
+ * (the embedded engine's, or GoTrue's through the proxy), with the same events
+ * the GraphQL mutations append.
  */
-export function createProxiedAuthRecorder({ mirror }: { mirror: UserMirror }) {
+export function createAuthRecording({ mirror }: { mirror: UserMirror }): AuthAnswerRecording {
   return {
     wants: (method: string, path: string) => RECORDED_ROUTES.has(`${method} ${path}`),
-    async record(answer: ProxiedAnswer) {
+    async afterAnswer(answer: AuthAnswer) {
       const type = meaningOf(answer);
       if (!type || !answer.body || typeof answer.body !== 'object') return;
       const body = answer.body as Partial<AccessTokenResponse> & Partial<User>;
@@ -39,4 +40,3 @@ export function createProxiedAuthRecorder({ mirror }: { mirror: UserMirror }) {
   };
 }
 
-export type ProxiedAuthRecorder = ReturnType<typeof createProxiedAuthRecorder>;
