@@ -15,6 +15,7 @@ import { createServices } from './services/index.js';
 import { createTenantClaims } from './services/tenant-claims.js';
 import { createDomainVerifier, type DomainVerifier } from './services/domain-verifier.js';
 import { createEmbeddedEngine } from './identity/embedded/engine.js';
+import { engineRetentionRules } from './identity/embedded/retention.js';
 import { createDevNotifier, createSmtpNotifier, type Notifier } from './identity/notifier.js';
 import { authRoutes } from './server/auth-routes.js';
 import { createApiKeyAuthenticator } from './auth/api-key.js';
@@ -25,6 +26,7 @@ import { createTokenVerifier } from './auth/verify.js';
 import { createGotrueIdentity } from './identity/gotrue/identity.js';
 import { authProxyRoutes } from './server/auth-proxy.js';
 import { createAuthRecording } from './services/auth-recording.js';
+import { createCleanup, realmRetentionRules } from './services/cleanup.js';
 import { createAccessTokenHook } from './services/access-token-hook.js';
 import { createUserSync } from './services/user-sync.js';
 import { webhookRoutes } from './server/webhook-routes.js';
@@ -75,6 +77,7 @@ export async function buildApp(config: Config, options: AppOptions = {}) {
   });
   const identity = gotrue ?? engine!;
   const revocations = createRevocationList({ db: db.prisma, clock });
+  const cleanup = createCleanup({ db: db.prisma, rules: [...realmRetentionRules, ...(engine ? engineRetentionRules : [])], clock, log });
   const domainVerifier = options.domainVerifier ?? createDomainVerifier();
   const apiKeyAuth = createApiKeyAuthenticator({
     db: db.prisma,
@@ -228,6 +231,7 @@ export async function buildApp(config: Config, options: AppOptions = {}) {
     try {
       await initialize();
       notReadyReason = null;
+      cleanup.start(config.cleanupIntervalMs);
       log.info('ready');
     } catch (error) {
       notReadyReason = `database: ${error instanceof Error ? error.message : String(error)}`;
@@ -247,6 +251,8 @@ export async function buildApp(config: Config, options: AppOptions = {}) {
     /** The embedded engine (signing keys...); null in front of GoTrue. */
     engine,
     revocations,
+    /** Removal of expired rows, every CLEANUP_INTERVAL_SECONDS once ready. */
+    cleanup,
     /** API-key authentication: its cache and the last_used_at writer (flushLastUsed). */
     apiKeyAuth,
     /** The viewer an Authorization header stands for (what every request resolves). */
@@ -278,6 +284,7 @@ export async function buildApp(config: Config, options: AppOptions = {}) {
       await yoga.dispose();
       await apiKeyAuth.stop().catch((error: unknown) => log.warn({ err: error }, 'api key last_used_at not written at shutdown'));
       await gotrue?.close();
+      await cleanup.stop();
       await db.close();
     },
   };

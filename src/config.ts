@@ -46,6 +46,7 @@ const envSchema = z
     GRAPHQL_MAX_TOKENS: positiveInt.default(5000),
     GRAPHIQL: bool.optional(),
     SHUTDOWN_TIMEOUT_MS: positiveInt.default(10_000),
+    CLEANUP_INTERVAL_SECONDS: z.coerce.number().int().min(0).max(86_400).default(60),
     // The embedded identity engine (GoTrue-compatible, served at /auth/v1).
     PUBLIC_URL: z.url({ protocol: /^https?$/ }).optional(),
     AUTH_SITE_URL: z.url({ protocol: /^https?$/ }).optional(),
@@ -206,6 +207,8 @@ export interface Config {
   /** The first realm admin, created on first start with a one-time password printed to the console. */
   bootstrapAdminEmail: string;
   http: { bodyLimitBytes: number; shutdownTimeoutMs: number };
+  /** How often expired rows are removed (rotated refresh tokens, ended rate-limit windows...); 0 = never. */
+  cleanupIntervalMs: number;
   graphql: { maxDepth: number; maxCost: number; maxAliases: number; maxTokens: number; graphiql: boolean };
   auth: AuthConfig;
   /** Set when idgraph runs in front of a GoTrue server instead of its embedded engine. */
@@ -354,6 +357,7 @@ export function loadConfig(source: Record<string, string | undefined> = process.
     defaultRealm: { slug: env.DEFAULT_REALM_SLUG, displayName: env.DEFAULT_REALM_NAME },
     bootstrapAdminEmail: env.BOOTSTRAP_ADMIN_EMAIL.toLowerCase(),
     http: { bodyLimitBytes: env.BODY_LIMIT_BYTES, shutdownTimeoutMs: env.SHUTDOWN_TIMEOUT_MS },
+    cleanupIntervalMs: env.CLEANUP_INTERVAL_SECONDS * 1000,
     graphql: {
       maxDepth: env.GRAPHQL_MAX_DEPTH,
       maxCost: env.GRAPHQL_MAX_COST,

@@ -45,6 +45,12 @@ describe('config', () => {
     expect(() => loadConfig({ AUTH_SWITCH_TENANT_CLAIMS: 'Bad-Name' })).toThrow(/AUTH_SWITCH_TENANT_CLAIMS/);
   });
 
+  it('CLEANUP_INTERVAL_SECONDS: whole seconds from 0 (off) to a day', () => {
+    expect(loadConfig({}).cleanupIntervalMs).toBe(60_000);
+    expect(loadConfig({ CLEANUP_INTERVAL_SECONDS: '0' }).cleanupIntervalMs).toBe(0);
+    for (const bad of ['-1', '1.5', '86401', 'soon']) expect(problemsOf({ CLEANUP_INTERVAL_SECONDS: bad })[0]).toMatch(/^CLEANUP_INTERVAL_SECONDS:/);
+  });
+
   it('never echoes a database password', () => {
     const problems = problemsOf({ DATABASE_URL: 'postgres://admin:hunter2@db/x', DATABASE_DRIVER: 'pglite' });
     expect(problems.join('\n')).not.toContain('hunter2');

@@ -11,14 +11,15 @@ export interface RevocationList {
    * yet expired), and what is its user's status in idgraph?
    */
   accessState(claims: { sub: string; jti?: string; session_id?: string }): Promise<{ revoked: boolean; status: UserStatus | null }>;
-  /** Drops entries whose tokens have expired anyway (lazy expiry keeps the table bounded). */
-  purgeExpired(): Promise<number>;
 }
 
-/** The denylist lives in the database so every replica on it sees a sign-out at once. */
+/**
+ * The denylist lives in the database so every replica on it sees a sign-out at
+ * once. Entries outlive their tokens only until the next cleanup run
+ * (realmRetentionRules in services/cleanup.ts).
+ */
 export function createRevocationList({ db, clock }: { db: PrismaClient; clock: () => number }): RevocationList {
-  let lastPurge = 0;
-  const list: RevocationList = {
+  return {
     async revoke(entry, expiresAt) {
       const keys = [entry.jti ? `jti:${entry.jti}` : null, entry.sessionId ? `sid:${entry.sessionId}` : null].filter(
         (k): k is string => k !== null,
@@ -27,10 +28,6 @@ export function createRevocationList({ db, clock }: { db: PrismaClient; clock: (
       await db.$transaction(
         keys.map((key) => db.revokedToken.upsert({ where: { key }, create: { key, expiresAt }, update: { expiresAt } })),
       );
-      if (clock() - lastPurge > 60_000) {
-        lastPurge = clock();
-        await list.purgeExpired();
-      }
     },
     async accessState(claims) {
       // By primary key: a subject that is no UUID has no idgraph user (status null).
@@ -42,10 +39,5 @@ export function createRevocationList({ db, clock }: { db: PrismaClient; clock: (
                (SELECT status::text FROM users WHERE id = ${isUuid(claims.sub) ? claims.sub : null}::uuid) AS status`;
       return { revoked: row?.revoked ?? false, status: row?.status ?? null };
     },
-    async purgeExpired() {
-      const { count } = await db.revokedToken.deleteMany({ where: { expiresAt: { lte: new Date(clock()) } } });
-      return count;
-    },
   };
-  return list;
 }

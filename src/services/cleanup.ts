@@ -1,0 +1,88 @@
+import type { PrismaClient } from '../generated/prisma/client.js';
+import type { Logger } from '../log.js';
+
+/** One kind of row that outlived its use, and how to remove a batch of them. */
+export interface RetentionRule {
+  /** What it removes, as logged. */
+  name: string;
+  /** Removes at most `limit` rows that are expired at `now`; resolves with how many it removed. */
+  removeBatch(db: PrismaClient, now: Date, limit: number): Promise<number>;
+}
+
+export interface CleanupOptions {
+  db: PrismaClient;
+  rules: readonly RetentionRule[];
+  clock: () => number;
+  log: Logger;
+  /** Rows per statement: short transactions that never hold many locks. */
+  batchSize?: number;
+  /** Statements per rule and run; what is left waits for the next run. */
+  maxBatchesPerRun?: number;
+}
+
+/**
+ * Removes rows that can no longer serve (rotated refresh tokens, ended windows
+ * of rate limits...), in small batches that skip rows other transactions hold,
+ * so replicas can run it side by side. Without it those tables grow with every
+ * sign-in and every address a sprayer tries.
+ */
+export function createCleanup({ db, rules, clock, log, batchSize = 1000, maxBatchesPerRun = 10 }: CleanupOptions) {
+  let timer: NodeJS.Timeout | undefined;
+  let running: Promise<Record<string, number>> | null = null;
+
+  async function runOnce(): Promise<Record<string, number>> {
+    const removed: Record<string, number> = {};
+    for (const rule of rules) {
+      let total = 0;
+      for (let batch = 0; batch < maxBatchesPerRun; batch++) {
+        const count = await rule.removeBatch(db, new Date(clock()), batchSize);
+        total += count;
+        if (count < batchSize) break;
+      }
+      if (total > 0) removed[rule.name] = total;
+    }
+    if (Object.keys(removed).length > 0) log.info({ removed }, 'cleanup removed expired rows');
+    return removed;
+  }
+
+  /** One run at a time: a tick that finds the previous run still going waits for it. */
+  const run = () => (running ??= runOnce().finally(() => (running = null)));
+
+  return {
+    run,
+    /** Runs every `intervalMs` until stop(); 0 never runs. */
+    start(intervalMs: number) {
+      if (intervalMs <= 0 || timer) return;
+      timer = setInterval(() => {
+        run().catch((error: unknown) => log.warn({ err: error }, 'cleanup failed; retrying at the next interval'));
+      }, intervalMs);
+      timer.unref();
+    },
+    /** Stops the timer and waits for a run in progress. */
+    async stop() {
+      clearInterval(timer);
+      timer = undefined;
+      await running?.catch(() => {});
+    },
+  };
+}
+
+export type Cleanup = ReturnType<typeof createCleanup>;
+
+const HOUR_MS = 3_600_000;
+
+/** idgraph's own tables: ended rate-limit windows (an hour after they ended) and expired denylist entries. */
+export const realmRetentionRules: readonly RetentionRule[] = [
+  {
+    name: 'rate_limits',
+    removeBatch: (db, now, limit) => db.$executeRaw`
+      DELETE FROM rate_limits WHERE key IN (
+        SELECT key FROM rate_limits WHERE expire < ${now.getTime() - HOUR_MS} LIMIT ${limit} FOR UPDATE SKIP LOCKED)`,
+  },
+  {
+    name: 'revoked_tokens',
+    removeBatch: (db, now, limit) => db.$executeRaw`
+      DELETE FROM revoked_tokens WHERE key IN (
+        SELECT key FROM revoked_tokens WHERE expires_at <= ${now} LIMIT ${limit} FOR UPDATE SKIP LOCKED)`,
+  },
+];
