@@ -71,10 +71,12 @@ describe('event store', () => {
     const aggregateId = crypto.randomUUID();
     const append = () =>
       t.app.db.prisma.$transaction((tx) => store.appendEvent(tx, { aggregateType: 'tenant', aggregateId, type: 'tenant.updated' }));
+    // What the transaction itself sends (BEGIN on some drivers) is not the append's.
+    const transaction = await t.countStatements(() => t.app.db.prisma.$transaction(async () => {}));
     const first = await t.countStatements(append);
     for (let i = 0; i < 5; i++) await append();
     const later = await t.countStatements(append);
     expect(later).toBe(first);
-    expect(first).toBe(1);
+    expect(first - transaction).toBe(1);
   });
 });
