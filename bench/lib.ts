@@ -62,7 +62,10 @@ function processes(): ProcInfo[] {
       const stat = fs.readFileSync(`/proc/${entry}/stat`, 'utf8');
       const name = stat.slice(stat.indexOf('(') + 1, stat.lastIndexOf(')'));
       const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-      raw.set(Number(entry), { name, ppid: Number(fields[1]), cpuMs: (Number(fields[11]) + Number(fields[12])) * tick });
+      // utime + stime, plus cutime + cstime: the CPU of children it reaped (PostgreSQL backends that ended while
+      // measuring stay counted in the postmaster's).
+      const ticks = Number(fields[11]) + Number(fields[12]) + Number(fields[13]) + Number(fields[14]);
+      raw.set(Number(entry), { name, ppid: Number(fields[1]), cpuMs: ticks * tick });
     } catch {
       // the process ended while we read it
     }
