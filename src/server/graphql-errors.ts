@@ -1,5 +1,6 @@
 import { GraphQLError, type ExecutionResult } from 'graphql';
 import { AppError, isErrorCode, toGraphQLError } from '../errors.js';
+import { databaseUnavailable, isDatabaseUnavailable } from '../db/errors.js';
 import type { Logger } from '../log.js';
 
 const tooComplex = /^Syntax Error: (Query depth limit|Query Cost limit|Aliases limit|Token limit|Directives limit)/i;
@@ -30,7 +31,8 @@ export function normalizeResultErrors<T extends ExecutionResult>(result: T): T {
 /**
  * Yoga's maskError: AppErrors keep their code and safe message; GraphQL errors
  * raised by graphql-js itself (bad variables, unknown fields) are the client's;
- * anything else is logged and masked as server_error.
+ * a database that does not answer in time is unavailable (503, retry after a
+ * second); anything else is logged and masked as server_error.
  */
 export function createMaskError(log: Logger) {
   return (error: unknown): Error => {
@@ -39,6 +41,10 @@ export function createMaskError(log: Logger) {
     if (original instanceof AppError) return toGraphQLError(original, graphQLError);
     if (graphQLError && (!graphQLError.originalError || graphQLError.originalError instanceof GraphQLError)) {
       return withTaxonomyCode(graphQLError);
+    }
+    if (isDatabaseUnavailable(original)) {
+      log.warn({ err: original, path: graphQLError?.path }, 'database unavailable; the request was refused with unavailable');
+      return toGraphQLError(databaseUnavailable(original), graphQLError);
     }
     log.error({ err: original, path: graphQLError?.path }, 'unexpected error in a resolver');
     return toGraphQLError(new AppError('server_error'), graphQLError);
