@@ -104,12 +104,13 @@ export function createAuthService({ db, provider, mirror, revocations, limits, t
 
   async function result(session: AccessTokenResponse | null, user: ProviderUser | null, caller: Caller): Promise<AuthResult> {
     // The mirrored user's status and live tenants, in one statement.
-    const mirrored = user
-      ? await db.user.findUnique({
-          where: { id: user.id },
-          select: { status: true, memberships: { where: { tenant: { deletedAt: null } }, select: { tenantId: true }, orderBy: { createdAt: 'asc' } } },
-        })
-      : null;
+    const [mirrored] = user
+      ? await db.$queryRaw<Array<{ status: UserStatus; tenants: string[] }>>`
+          SELECT u.status::text AS status,
+                 ARRAY(SELECT m.tenant_id::text FROM memberships m JOIN tenants t ON t.id = m.tenant_id
+                       WHERE m.user_id = u.id AND t.deleted_at IS NULL ORDER BY m.created_at) AS tenants
+          FROM users u WHERE u.id = ${user.id}::uuid`
+      : [];
     if (session && user) {
       await refuseInactive(session, mirrored?.status ?? 'active');
       caller.signedInUserId = user.id;
@@ -120,7 +121,7 @@ export function createAuthService({ db, provider, mirror, revocations, limits, t
       session,
       user,
       challengeFactors: session && aal !== 'aal2' ? verified : [],
-      tenants: (mirrored?.memberships ?? []).map((m) => ({ id: m.tenantId })),
+      tenants: (mirrored?.tenants ?? []).map((id) => ({ id })),
     };
   }
 
