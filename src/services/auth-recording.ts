@@ -8,6 +8,8 @@ type Recorded = 'user.signed_up' | 'user.signed_in' | 'user.updated';
 const SIGN_IN_GRANTS = new Set(['password', 'pkce', 'id_token', 'web3']);
 
 const RECORDED_ROUTES = new Set(['POST /token', 'POST /signup', 'POST /verify', 'PUT /user']);
+/** A service-role caller changing a user (email, phone, metadata) through the admin API. */
+const ADMIN_USER = /^\/admin\/users\/[0-9a-fA-F-]{36}$/;
 
 /** What an answer GoTrue gave through /auth/v1 means for idgraph's users table and event log (null: nothing). */
 function meaningOf(answer: Pick<AuthAnswer, 'method' | 'path' | 'query'>): Recorded | null {
@@ -15,18 +17,18 @@ function meaningOf(answer: Pick<AuthAnswer, 'method' | 'path' | 'query'>): Recor
   if (route === 'POST /token') return SIGN_IN_GRANTS.has(answer.query.get('grant_type') ?? '') ? 'user.signed_in' : null;
   if (route === 'POST /signup') return 'user.signed_up';
   if (route === 'POST /verify') return 'user.signed_in';
-  if (route === 'PUT /user') return 'user.updated';
+  if (route === 'PUT /user' || (answer.method === 'PUT' && ADMIN_USER.test(answer.path))) return 'user.updated';
   return null;
 }
 
 /**
  * Mirrors users who sign up, sign in or change their profile through /auth/v1
- * (the embedded engine's, or GoTrue's through the proxy), with the same events
- * the GraphQL mutations append.
+ * (the embedded engine's, or GoTrue's through the proxy), or whom a service
+ * changes through its admin API, with the same events the GraphQL mutations append.
  */
 export function createAuthRecording({ mirror }: { mirror: UserMirror }): AuthAnswerRecording {
   return {
-    wants: (method: string, path: string) => RECORDED_ROUTES.has(`${method} ${path}`),
+    wants: (method: string, path: string) => RECORDED_ROUTES.has(`${method} ${path}`) || (method === 'PUT' && ADMIN_USER.test(path)),
     async afterAnswer(answer: AuthAnswer) {
       const type = meaningOf(answer);
       if (!type || !answer.body || typeof answer.body !== 'object') return;
@@ -35,7 +37,9 @@ export function createAuthRecording({ mirror }: { mirror: UserMirror }): AuthAns
       // address: only a session proves the account (the confirmation's /verify records it later).
       const user = body.access_token ? body.user : type === 'user.updated' ? (body as User) : undefined;
       if (!user?.id) return;
-      await mirror.record(user, type, { requestId: answer.meta.requestId, ip: answer.meta.ip });
+      // Through the admin API the change is not the user's own: no actor (the service role holds no user id).
+      const actorId = answer.path.startsWith('/admin/') ? null : user.id;
+      await mirror.record(user, type, { actorId, requestId: answer.meta.requestId, ip: answer.meta.ip });
     },
   };
 }

@@ -64,7 +64,8 @@ export function createUserMirror({ db, events }: { db: PrismaClient; events: Eve
       await db.$queryRaw(
         mirrorStatement({ id: user.id, email: user.email, phone: user.phone, userMetadata: user.user_metadata }, type, {
           provider: user.app_metadata.provider ?? null,
-          metadata: { actorId: meta.actorId ?? user.id, requestId: meta.requestId ?? null, ip: meta.ip ?? null },
+          // actorId null: a system or service change (sync webhook, admin API); absent: the user acted.
+          metadata: { actorId: meta.actorId === undefined ? user.id : meta.actorId, requestId: meta.requestId ?? null, ip: meta.ip ?? null },
           whenCreated: type === 'user.signed_up',
         }),
       );

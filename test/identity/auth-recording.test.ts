@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startTestApp, type TestApp } from '../helpers/app.js';
-import { authClient, uniqueEmail } from '../helpers/auth.js';
+import { adminClient, authClient, uniqueEmail } from '../helpers/auth.js';
 
 // What idgraph records when clients use the embedded engine's /auth/v1 directly (supabase-js), as it does
 // for the same calls through GraphQL or through the proxy in front of GoTrue: the users mirror and the events.
@@ -41,5 +41,21 @@ describe('embedded /auth/v1: the users mirror and events', () => {
     // A later successful call's event comes after the sign-up alone: nothing was queued for the failure.
     expect((await authClient(t).signInWithPassword({ email, password: 'correct-horse-1' })).error).toBeNull();
     await expect.poll(() => eventsOf(userId)).toEqual(['user.signed_up', 'user.signed_in']);
+  });
+
+  it('a change through the admin API reaches the mirror as user.updated with no actor; the user’s own changes name them', async () => {
+    const client = authClient(t);
+    const email = uniqueEmail('admin-changed');
+    const userId = (await client.signUp({ email, password: 'correct-horse-1' })).data.user!.id;
+    expect((await client.updateUser({ data: { name: 'Own' } })).error).toBeNull();
+    const renamed = uniqueEmail('renamed');
+    expect((await adminClient(t).updateUserById(userId, { email: renamed, email_confirm: true })).error).toBeNull();
+    await expect.poll(() => t.app.db.prisma.user.findUnique({ where: { id: userId } })).toMatchObject({ email: renamed });
+    const events = await t.app.db.prisma.event.findMany({ where: { aggregateType: 'user', aggregateId: userId }, orderBy: { position: 'asc' } });
+    expect(events.map((e) => [e.type, (e.metadata as { actorId: string | null }).actorId])).toEqual([
+      ['user.signed_up', userId],
+      ['user.updated', userId],
+      ['user.updated', null],
+    ]);
   });
 });
