@@ -1,24 +1,28 @@
 import type { AccessTokenResponse, User } from '../identity/types.js';
 import type { AuthAnswer, AuthAnswerRecording } from '../server/auth-answer.js';
-import type { UserMirror } from './user-mirror.js';
-
-type Recorded = 'user.signed_up' | 'user.signed_in' | 'user.updated';
+import type { Recorded, UserMirror } from './user-mirror.js';
 
 /** Grants that prove credentials; a refresh only extends a sign-in already recorded. */
 const SIGN_IN_GRANTS = new Set(['password', 'pkce', 'id_token', 'web3']);
 
-const RECORDED_ROUTES = new Set(['POST /token', 'POST /signup', 'POST /verify', 'PUT /user']);
 /** A service-role caller changing a user (email, phone, metadata) through the admin API. */
 const ADMIN_USER = /^\/admin\/users\/[0-9a-fA-F-]{36}$/;
 
-/** What an answer GoTrue gave through /auth/v1 means for idgraph's users table and event log (null: nothing). */
-function meaningOf(answer: Pick<AuthAnswer, 'method' | 'path' | 'query'>): Recorded | null {
-  const route = `${answer.method} ${answer.path}`;
-  if (route === 'POST /token') return SIGN_IN_GRANTS.has(answer.query.get('grant_type') ?? '') ? 'user.signed_in' : null;
+/** The routes whose successful answers idgraph records, by what they may mean (a token answer depends on its grant). */
+function recordedRoute(method: string, path: string): 'token' | Recorded | null {
+  const route = `${method} ${path}`;
+  if (route === 'POST /token') return 'token';
   if (route === 'POST /signup') return 'user.signed_up';
   if (route === 'POST /verify') return 'user.signed_in';
-  if (route === 'PUT /user' || (answer.method === 'PUT' && ADMIN_USER.test(answer.path))) return 'user.updated';
+  if (route === 'PUT /user' || (method === 'PUT' && ADMIN_USER.test(path))) return 'user.updated';
   return null;
+}
+
+/** What an answer GoTrue gave through /auth/v1 means for idgraph's users table and event log (null: nothing). */
+function meaningOf(answer: Pick<AuthAnswer, 'method' | 'path' | 'query'>): Recorded | null {
+  const route = recordedRoute(answer.method, answer.path);
+  if (route !== 'token') return route;
+  return SIGN_IN_GRANTS.has(answer.query.get('grant_type') ?? '') ? 'user.signed_in' : null;
 }
 
 /**
@@ -28,7 +32,7 @@ function meaningOf(answer: Pick<AuthAnswer, 'method' | 'path' | 'query'>): Recor
  */
 export function createAuthRecording({ mirror }: { mirror: UserMirror }): AuthAnswerRecording {
   return {
-    wants: (method: string, path: string) => RECORDED_ROUTES.has(`${method} ${path}`) || (method === 'PUT' && ADMIN_USER.test(path)),
+    wants: (method: string, path: string) => recordedRoute(method, path) !== null,
     async afterAnswer(answer: AuthAnswer) {
       const type = meaningOf(answer);
       if (!type || !answer.body || typeof answer.body !== 'object') return;

@@ -1,12 +1,24 @@
-import type { PrismaClient } from '../generated/prisma/client.js';
+import { Prisma, type PrismaClient } from '../generated/prisma/client.js';
 import type { Logger } from '../log.js';
 
-/** One kind of row that outlived its use, and how to remove a batch of them. */
+/** One kind of row that outlived its use. */
 export interface RetentionRule {
   /** What it removes, as logged. */
   name: string;
-  /** Removes at most `limit` rows that are expired at `now`; resolves with how many it removed. */
-  removeBatch(db: PrismaClient, now: Date, limit: number): Promise<number>;
+  table: string;
+  /** The table's primary key column. */
+  key: string;
+  /** SQL condition on the table's rows: expired at `now`. */
+  expired(now: Date): Prisma.Sql;
+}
+
+/** Removes at most `limit` expired rows of the rule's table, skipping rows other transactions hold; resolves with how many. */
+function removeBatch(db: PrismaClient, rule: RetentionRule, now: Date, limit: number): Promise<number> {
+  const table = Prisma.raw(rule.table);
+  const key = Prisma.raw(rule.key);
+  return db.$executeRaw`
+    DELETE FROM ${table} WHERE ${key} IN (
+      SELECT ${key} FROM ${table} WHERE ${rule.expired(now)} LIMIT ${limit} FOR UPDATE SKIP LOCKED)`;
 }
 
 export interface CleanupOptions {
@@ -35,7 +47,7 @@ export function createCleanup({ db, rules, clock, log, batchSize = 1000, maxBatc
     for (const rule of rules) {
       let total = 0;
       for (let batch = 0; batch < maxBatchesPerRun; batch++) {
-        const count = await rule.removeBatch(db, new Date(clock()), batchSize);
+        const count = await removeBatch(db, rule, new Date(clock()), batchSize);
         total += count;
         if (count < batchSize) break;
       }
@@ -73,16 +85,6 @@ const HOUR_MS = 3_600_000;
 
 /** idgraph's own tables: ended rate-limit windows (an hour after they ended) and expired denylist entries. */
 export const realmRetentionRules: readonly RetentionRule[] = [
-  {
-    name: 'rate_limits',
-    removeBatch: (db, now, limit) => db.$executeRaw`
-      DELETE FROM rate_limits WHERE key IN (
-        SELECT key FROM rate_limits WHERE expire < ${now.getTime() - HOUR_MS} LIMIT ${limit} FOR UPDATE SKIP LOCKED)`,
-  },
-  {
-    name: 'revoked_tokens',
-    removeBatch: (db, now, limit) => db.$executeRaw`
-      DELETE FROM revoked_tokens WHERE key IN (
-        SELECT key FROM revoked_tokens WHERE expires_at <= ${now} LIMIT ${limit} FOR UPDATE SKIP LOCKED)`,
-  },
+  { name: 'rate_limits', table: 'rate_limits', key: 'key', expired: (now) => Prisma.sql`expire < ${now.getTime() - HOUR_MS}` },
+  { name: 'revoked_tokens', table: 'revoked_tokens', key: 'key', expired: (now) => Prisma.sql`expires_at <= ${now}` },
 ];

@@ -18,7 +18,8 @@ interface MirroredUser {
 
 const displayNameOf = (metadata: Record<string, unknown>) => (typeof metadata.name === 'string' ? metadata.name.slice(0, 200) : null);
 
-type Recorded = 'user.signed_up' | 'user.signed_in' | 'user.updated';
+/** What a mirror record says happened to the user. */
+export type Recorded = 'user.signed_up' | 'user.signed_in' | 'user.updated';
 
 /**
  * Keeps idgraph's `users` table (id = the provider's user id) in step with the

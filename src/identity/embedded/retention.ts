@@ -1,3 +1,4 @@
+import { Prisma } from '../../generated/prisma/client.js';
 import type { RetentionRule } from '../../services/cleanup.js';
 
 const DAY_MS = 86_400_000;
@@ -12,32 +13,17 @@ const ago = (now: Date, ms: number) => new Date(now.getTime() - ms);
 export const engineRetentionRules: readonly RetentionRule[] = [
   {
     name: 'auth_refresh_tokens',
-    removeBatch: (db, now, limit) => db.$executeRaw`
-      DELETE FROM auth_refresh_tokens WHERE id IN (
-        SELECT id FROM auth_refresh_tokens WHERE revoked AND updated_at < ${ago(now, DAY_MS)} LIMIT ${limit} FOR UPDATE SKIP LOCKED)`,
+    table: 'auth_refresh_tokens',
+    key: 'id',
+    expired: (now) => Prisma.sql`revoked AND updated_at < ${ago(now, DAY_MS)}`,
   },
-  {
-    name: 'auth_sessions',
-    removeBatch: (db, now, limit) => db.$executeRaw`
-      DELETE FROM auth_sessions WHERE id IN (
-        SELECT id FROM auth_sessions WHERE not_after < ${ago(now, 3 * DAY_MS)} LIMIT ${limit} FOR UPDATE SKIP LOCKED)`,
-  },
-  {
-    name: 'auth_flow_states',
-    removeBatch: (db, now, limit) => db.$executeRaw`
-      DELETE FROM auth_flow_states WHERE id IN (
-        SELECT id FROM auth_flow_states WHERE created_at < ${ago(now, DAY_MS)} LIMIT ${limit} FOR UPDATE SKIP LOCKED)`,
-  },
-  {
-    name: 'auth_mfa_challenges',
-    removeBatch: (db, now, limit) => db.$executeRaw`
-      DELETE FROM auth_mfa_challenges WHERE id IN (
-        SELECT id FROM auth_mfa_challenges WHERE created_at < ${ago(now, DAY_MS)} LIMIT ${limit} FOR UPDATE SKIP LOCKED)`,
-  },
+  { name: 'auth_sessions', table: 'auth_sessions', key: 'id', expired: (now) => Prisma.sql`not_after < ${ago(now, 3 * DAY_MS)}` },
+  { name: 'auth_flow_states', table: 'auth_flow_states', key: 'id', expired: (now) => Prisma.sql`created_at < ${ago(now, DAY_MS)}` },
+  { name: 'auth_mfa_challenges', table: 'auth_mfa_challenges', key: 'id', expired: (now) => Prisma.sql`created_at < ${ago(now, DAY_MS)}` },
   {
     name: 'auth_mfa_factors (unverified)',
-    removeBatch: (db, now, limit) => db.$executeRaw`
-      DELETE FROM auth_mfa_factors WHERE id IN (
-        SELECT id FROM auth_mfa_factors WHERE status = 'unverified' AND created_at < ${ago(now, DAY_MS)} LIMIT ${limit} FOR UPDATE SKIP LOCKED)`,
+    table: 'auth_mfa_factors',
+    key: 'id',
+    expired: (now) => Prisma.sql`status = 'unverified' AND created_at < ${ago(now, DAY_MS)}`,
   },
 ];
