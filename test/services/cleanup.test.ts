@@ -66,6 +66,11 @@ describe('cleanup of expired rows', () => {
     const verified = await factor(user.userId, 'verified', ago(90 * 24 * HOUR));
     const oldChallenge = randomUUID();
     await sql(`INSERT INTO auth_mfa_challenges (id, factor_id, ip_address, created_at) VALUES ($1::uuid, $2::uuid, '127.0.0.1', $3)`, oldChallenge, verified, ago(25 * HOUR));
+    const staleOtp = randomUUID();
+    const liveOtp = randomUUID();
+    for (const [id, type, at] of [[staleOtp, 'recovery', ago(25 * HOUR)], [liveOtp, 'confirmation', ago(HOUR)]] as const) {
+      await sql(`INSERT INTO auth_one_time_tokens (id, user_id, token_type, token_hash, relates_to, created_at) VALUES ($1::uuid, $2::uuid, $3, $4, $5, $6)`, id, user.userId, type, randomUUID(), user.email, at);
+    }
     const endedWindow = `test:${randomUUID()}`;
     const openWindow = `test:${randomUUID()}`;
     await sql(`INSERT INTO rate_limits (key, points, expire) VALUES ($1, 1, $2), ($3, 1, $4)`, endedWindow, Date.now() - 2 * HOUR, openWindow, Date.now() - 10 * 60_000);
@@ -78,6 +83,7 @@ describe('cleanup of expired rows', () => {
       auth_refresh_tokens: 1,
       auth_sessions: 1,
       auth_flow_states: 1,
+      auth_one_time_tokens: 1,
       auth_mfa_challenges: 1,
       'auth_mfa_factors (unverified)': 1,
       rate_limits: 1,
@@ -89,6 +95,7 @@ describe('cleanup of expired rows', () => {
     expect(await exists('auth_sessions', 'id', timeboxEndedLongAgo)).toBe(false);
     expect(await exists('auth_flow_states', 'id', oldFlow)).toBe(false);
     expect(await exists('auth_mfa_factors', 'id', abandoned)).toBe(false);
+    expect(await exists('auth_one_time_tokens', 'id', staleOtp)).toBe(false);
     expect(await exists('auth_mfa_challenges', 'id', oldChallenge)).toBe(false);
     expect(await exists('rate_limits', 'key', endedWindow)).toBe(false);
     expect(await exists('revoked_tokens', 'key', expiredDeny)).toBe(false);
@@ -99,6 +106,7 @@ describe('cleanup of expired rows', () => {
       ['auth_sessions', 'id', user.sessionId],
       ['auth_sessions', 'id', timeboxEndedRecently],
       ['auth_flow_states', 'id', recentFlow],
+      ['auth_one_time_tokens', 'id', liveOtp],
       ['auth_mfa_factors', 'id', enrolling],
       ['auth_mfa_factors', 'id', verified],
       ['rate_limits', 'key', openWindow],
