@@ -46,8 +46,10 @@ async function measureRounds(targets: Target[]): Promise<Measured[]> {
       const i = (k + round) % targets.length;
       runs[i]!.signIn.push(await measureSignIn(targets[i]!));
       runs[i]!.refresh.push(await measureRefresh(targets[i]!));
-      runs[i]!.unloaded.signIn.push(...(await probeLatency(targets[i]!, 'signIn')));
-      runs[i]!.unloaded.refresh.push(...(await probeLatency(targets[i]!, 'refresh')));
+    }
+    for (const op of ['signIn', 'refresh'] as const) {
+      const samples = await probeLatency(targets, op);
+      samples.forEach((s, i) => runs[i]!.unloaded[op].push(...s));
     }
   }
   return targets.map((target, i) => ({
@@ -81,23 +83,27 @@ function percentiles(samples: number[]): Latency {
 const probeAgent = new Agent({ connections: 1 });
 
 /**
- * Latency without queueing: one request at a time for BENCH_LATENCY_SECONDS, each timed from
- * sending to the last byte. Under the saturating load above, a closed loop of N connections
- * waits N / throughput per request (Little's law), so there any throughput lost shows up as
- * added latency; this isolates what the extra hop itself adds.
+ * Latency without queueing: one request at a time, each timed from sending to the last byte,
+ * the targets taking turns request by request for BENCH_LATENCY_SECONDS per target, so that
+ * each is timed under the same conditions (the upstream's tables grow as the run goes on).
+ * Under the saturating load above, a closed loop of N connections waits N / throughput per
+ * request (Little's law), so there any throughput lost shows up as added latency; this
+ * isolates what the extra hop itself adds. Samples per target, in the order of `targets`.
  */
-async function probeLatency(target: Target, op: 'signIn' | 'refresh'): Promise<number[]> {
-  const samples: number[] = [];
-  let token = op === 'refresh' ? await signInOnce(target) : '';
-  const until = performance.now() + latencySeconds * 1000;
+async function probeLatency(targets: Target[], op: 'signIn' | 'refresh'): Promise<number[][]> {
+  const samples = targets.map((): number[] => []);
+  const tokens = await Promise.all(targets.map((target) => (op === 'refresh' ? signInOnce(target) : '')));
+  const until = performance.now() + latencySeconds * targets.length * 1000;
   while (performance.now() < until) {
-    const call = op === 'signIn' ? target.signIn : { url: target.refresh.url, body: target.refresh.body(token) };
-    const started = performance.now();
-    const res = await request(call.url, { method: 'POST', headers: target.headers, body: call.body, dispatcher: probeAgent });
-    const text = await res.body.text();
-    samples.push(performance.now() - started);
-    if (res.statusCode !== 200) throw new Error(`${target.name}: ${op} answered ${res.statusCode}: ${text.slice(0, 200)}`);
-    if (op === 'refresh') token = target.refresh.next(text) ?? '';
+    for (const [i, target] of targets.entries()) {
+      const call = op === 'signIn' ? target.signIn : { url: target.refresh.url, body: target.refresh.body(tokens[i]!) };
+      const started = performance.now();
+      const res = await request(call.url, { method: 'POST', headers: target.headers, body: call.body, dispatcher: probeAgent });
+      const text = await res.body.text();
+      samples[i]!.push(performance.now() - started);
+      if (res.statusCode !== 200) throw new Error(`${target.name}: ${op} answered ${res.statusCode}: ${text.slice(0, 200)}`);
+      if (op === 'refresh') tokens[i] = target.refresh.next(text) ?? '';
+    }
   }
   return samples;
 }
@@ -308,8 +314,8 @@ async function main() {
     '(undici, timed to the microsecond). Under a saturating closed loop of N connections every request waits',
     'N / throughput (Little\'s law), so there the p50 grows by whatever throughput is lost and cannot tell the hop\'s own',
     'latency. The three processes share the same CPUs, so every cycle idgraph spends (HTTP in and out, and for',
-    'sign-ins the mirror write and event) is taken from the CPU-bound upstream. Each figure is over all rounds,',
-    'measured in rotating order.',
+    'sign-ins the mirror write and event) is taken from the CPU-bound upstream. Each figure is over all rounds;',
+    'under load the paths are measured in rotating order, one request at a time they take turns request by request.',
     '',
     `Latest run: ${new Date().toISOString()}, ${machine()}, ${connections} connections under load, ${rounds} rounds of ${duration} s under load`,
     `and ${latencySeconds} s unloaded per path and operation; idgraph's database: ${redactUrl(idgraphDatabase).replace(/_\d+_\d+$/, '_…')}.`,
