@@ -231,11 +231,27 @@ async function measureAgainstBare(answers: { session: string; user: string }, an
     restTarget('idgraph /auth/v1 → bare stand-in', `http://127.0.0.1:${proxy.port}/auth/v1`, anon, email),
   ];
   try {
-    return await measureRounds(targets);
+    const rows = await measureRounds(targets);
+    return { rows, emptyGraphql: await probeEmptyGraphql(targets[0]!, `http://127.0.0.1:${proxy.port}/graphql`) };
   } finally {
     await proxy.stop();
     await bare.stop();
   }
+}
+
+/**
+ * What GraphQL costs by itself, one request at a time: `{ __typename }` on idgraph (HTTP in and out
+ * and yoga; no upstream call, no database) taking turns with a refresh answered by the stand-in.
+ */
+async function probeEmptyGraphql(standIn: Target, graphqlUrl: string): Promise<{ standIn: Latency; graphql: Latency }> {
+  const emptyQuery: Target = {
+    name: 'idgraph GraphQL { __typename }',
+    headers: { 'content-type': 'application/json' },
+    signIn: { url: graphqlUrl, body: JSON.stringify({ query: '{ __typename }' }) },
+    refresh: { url: graphqlUrl, body: () => JSON.stringify({ query: '{ __typename }' }), next: () => '' },
+  };
+  const [standInSamples, graphqlSamples] = await probeLatency([standIn, emptyQuery], 'signIn');
+  return { standIn: percentiles(standInSamples!), graphql: percentiles(graphqlSamples!) };
 }
 
 async function main() {
@@ -267,7 +283,7 @@ async function main() {
     await upstream.stop();
   }
   const user = JSON.stringify((JSON.parse(session) as { user: unknown }).user);
-  const bareRows = await measureAgainstBare({ session, user }, anon, serviceRole, email, noLimits).finally(dropDatabases);
+  const { rows: bareRows, emptyGraphql } = await measureAgainstBare({ session, user }, anon, serviceRole, email, noLimits).finally(dropDatabases);
   await probeAgent.close();
 
   const cell = (r: Result, base: Result) =>
@@ -336,6 +352,12 @@ async function main() {
     ...table(bareRows),
     '',
     ...unloadedTable(bareRows),
+    '',
+    `An empty GraphQL request (\`{ __typename }\`: HTTP in and out and yoga, no upstream call, no database), taking turns`,
+    `with the stand-in's sign-in answer: p50 ${emptyGraphql.graphql.p50.toFixed(2)} ms against ${emptyGraphql.standIn.p50.toFixed(2)} ms (${emptyGraphql.graphql.count} calls each).`,
+    'idgraph\'s GraphQL signIn and refreshSession add to that the upstream hop and one PostgreSQL round trip for the',
+    'user\'s status and tenants (suspended users are refused at sign-in and refresh); signIn also writes the user',
+    'mirror and its event, and looks for tenants the user may join on their own, before it answers.',
   ];
   writeSection('proxy', lines.join('\n'));
   console.log(lines.join('\n'));
