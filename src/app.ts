@@ -4,6 +4,7 @@ import type { Config } from './config.js';
 import { describeDatabase } from './config.js';
 import { type Database, openDatabase } from './db/client.js';
 import { applyMigrations } from './db/migrate.js';
+import { closeRedis, connectRedis, openRedis, RedisUnreachable } from './db/redis.js';
 import { createEventStore } from './events/store.js';
 import { createLogger, type Logger } from './log.js';
 import { schema } from './schema/index.js';
@@ -56,6 +57,8 @@ export async function buildApp(config: Config, options: AppOptions = {}) {
   const clock = options.clock ?? Date.now;
   const startedAt = clock();
   const db: Database = await openDatabase(config.database);
+  // REDIS_URL: the credential rate limits and the token denylist go to Redis (connected in initialize()).
+  const redis = config.redisUrl ? openRedis(config.redisUrl, log) : null;
   const events = createEventStore({ destinations: options.eventDestinations ?? ['subscriptions'] });
   const print = options.print ?? ((text: string) => process.stdout.write(`${text}\n`));
   const notifier =
@@ -76,7 +79,8 @@ export async function buildApp(config: Config, options: AppOptions = {}) {
     onUserCreated: (tx, user) => services.mirror.recordCreated(tx, user),
   });
   const identity = gotrue ?? engine!;
-  const revocations = createRevocationList({ db: db.prisma, clock });
+  // The embedded engine's sessions are in idgraph's database: a token of an ended session is refused.
+  const revocations = createRevocationList({ db: db.prisma, clock, redis, sessions: engine !== null });
   const cleanup = createCleanup({ db: db.prisma, rules: [...realmRetentionRules, ...(engine ? engineRetentionRules : [])], clock, log });
   const domainVerifier = options.domainVerifier ?? createDomainVerifier();
   const apiKeyAuth = createApiKeyAuthenticator({
@@ -87,6 +91,7 @@ export async function buildApp(config: Config, options: AppOptions = {}) {
   const services = createServices({
     config,
     db,
+    redis,
     events,
     clock,
     startedAt,
@@ -162,7 +167,8 @@ export async function buildApp(config: Config, options: AppOptions = {}) {
     },
   });
   // Sign-ins, sign-ups and profile changes through /auth/v1 reach the users mirror and the events, as through GraphQL.
-  const authRecording = createAuthRecording({ mirror: services.mirror });
+  // In front of GoTrue, whose sessions idgraph cannot see, a sign-out through /auth/v1 goes on the denylist.
+  const authRecording = createAuthRecording({ mirror: services.mirror, endedSessions: gotrue ? revocations : null });
   const http = createHttpServer({
     yoga,
     routes: [
@@ -206,9 +212,24 @@ export async function buildApp(config: Config, options: AppOptions = {}) {
       ),
   });
 
+  let redisWatched = false;
   async function initialize() {
     if (config.migrateOnStart) {
       await applyMigrations(db, { onApplied: (name) => log.info({ migration: name }, 'migration applied') });
+    }
+    if (redis) {
+      await connectRedis(redis, config.redisUrl!);
+      await revocations.restore();
+      if (!redisWatched) {
+        redisWatched = true;
+        // A Redis that restarted without persistence comes back empty: the database's live entries go back in.
+        redis.on('ready', () => {
+          revocations.restore().then(
+            (restored) => log.info({ restored }, 'token denylist restored into Redis'),
+            (error: unknown) => log.error({ err: error }, 'token denylist not restored into Redis; retrying when it reconnects'),
+          );
+        });
+      }
     }
     await identity.init();
     const realm = await services.realms.ensureDefaultRealm();
@@ -234,7 +255,7 @@ export async function buildApp(config: Config, options: AppOptions = {}) {
       cleanup.start(config.cleanupIntervalMs);
       log.info('ready');
     } catch (error) {
-      notReadyReason = `database: ${error instanceof Error ? error.message : String(error)}`;
+      notReadyReason = error instanceof RedisUnreachable ? error.message : `database: ${error instanceof Error ? error.message : String(error)}`;
       const delayMs = Math.min(30_000, 1000 * 2 ** (attempt - 1));
       log.error({ err: error, attempt, retryInMs: delayMs }, 'start-up failed; retrying');
       if (!stopped) retryTimer = setTimeout(() => void initializeWithRetry(attempt + 1), delayMs);
@@ -245,6 +266,8 @@ export async function buildApp(config: Config, options: AppOptions = {}) {
     config,
     log,
     db,
+    /** The Redis client when REDIS_URL is set (rate limits and denylist live there), else null. */
+    redis,
     services,
     /** The identity provider's side: API keys, readiness, and the adapter behind the port. */
     identity,
@@ -285,6 +308,7 @@ export async function buildApp(config: Config, options: AppOptions = {}) {
       await apiKeyAuth.stop().catch((error: unknown) => log.warn({ err: error }, 'api key last_used_at not written at shutdown'));
       await gotrue?.close();
       await cleanup.stop();
+      if (redis) await closeRedis(redis);
       await db.close();
     },
   };

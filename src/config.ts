@@ -32,6 +32,9 @@ const envSchema = z
     DATABASE_POOL_SIZE: positiveInt.max(1000).default(10),
     DATABASE_CONNECT_TIMEOUT_MS: positiveInt.default(5000),
     DATABASE_STATEMENT_CACHE: z.coerce.number().int().min(0).max(100_000).default(500),
+    REDIS_URL: z
+      .url({ protocol: /^rediss?$/, error: 'must be a redis:// or rediss:// URL' })
+      .optional(),
     MIGRATE_ON_START: bool.default(true),
     DEFAULT_REALM_SLUG: z
       .string()
@@ -215,6 +218,8 @@ export interface Config {
   gotrue: GotrueConfig | null;
   /** Shared secret of POST /v1/sync/user (X-Webhook-Secret); null = the route is off. */
   syncWebhookSecret: string | null;
+  /** Redis for the credential rate limits and the token denylist; null = both live in the database. */
+  redisUrl: string | null;
 }
 
 export interface GotrueConfig {
@@ -382,11 +387,12 @@ export function loadConfig(source: Record<string, string | undefined> = process.
         }
       : null,
     syncWebhookSecret: env.SYNC_WEBHOOK_SECRET ?? null,
+    redisUrl: env.REDIS_URL ?? null,
   };
 }
 
 /** Secrets that may come from a file (Docker and Kubernetes secrets): NAME_FILE holds the path. */
-const fileBackedSecrets = ['GOTRUE_ANON_KEY', 'GOTRUE_SERVICE_ROLE_KEY', 'GOTRUE_JWT_SECRET', 'GOTRUE_HOOK_SECRET', 'SYNC_WEBHOOK_SECRET'];
+const fileBackedSecrets = ['REDIS_URL', 'GOTRUE_ANON_KEY', 'GOTRUE_SERVICE_ROLE_KEY', 'GOTRUE_JWT_SECRET', 'GOTRUE_HOOK_SECRET', 'SYNC_WEBHOOK_SECRET'];
 
 function readSecretFiles(env: Record<string, string>): { values: Record<string, string>; problems: string[] } {
   const values = { ...env };
@@ -411,8 +417,8 @@ function readSecretFiles(env: Record<string, string>): { values: Record<string, 
 }
 
 /** Connection strings carry passwords: never echo them back in an error. */
-function redactValue(name: string, value: string): string {
-  if (name === 'DATABASE_URL') return value.replace(/\/\/([^:@/]+):[^@/]*@/, '//$1:***@');
+export function redactValue(name: string, value: string): string {
+  if (name === 'DATABASE_URL' || name === 'REDIS_URL') return value.replace(/\/\/([^:@/]*):[^@/]*@/, '//$1:***@');
   if (/SECRET|KEY|PASSWORD|TOKEN|SMTP_URL/.test(name)) return '***';
   return value;
 }

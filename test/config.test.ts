@@ -51,6 +51,14 @@ describe('config', () => {
     for (const bad of ['-1', '1.5', '86401', 'soon']) expect(problemsOf({ CLEANUP_INTERVAL_SECONDS: bad })[0]).toMatch(/^CLEANUP_INTERVAL_SECONDS:/);
   });
 
+  it('REDIS_URL: a redis:// or rediss:// URL, from the environment or a file; unset keeps everything in the database', () => {
+    expect(loadConfig({}).redisUrl).toBeNull();
+    expect(loadConfig({ REDIS_URL: 'rediss://:pw@cache:6380/3' }).redisUrl).toBe('rediss://:pw@cache:6380/3');
+    const problems = problemsOf({ REDIS_URL: 'http://:hunter2@cache:6379' });
+    expect(problems[0]).toMatch(/^REDIS_URL: must be a redis:\/\/ or rediss:\/\/ URL/);
+    expect(problems.join('\n')).not.toContain('hunter2');
+  });
+
   it('never echoes a database password', () => {
     const problems = problemsOf({ DATABASE_URL: 'postgres://admin:hunter2@db/x', DATABASE_DRIVER: 'pglite' });
     expect(problems.join('\n')).not.toContain('hunter2');

@@ -33,10 +33,10 @@ export function createViewerResolver({
     // GoTrue mints no jti: the token's own hash names it, so one token can still be denied alone (switchTenant, MFA step-up).
     const claims = { ...verified, jti: verified.jti ?? `sha256:${sha256Hex(match[1]!).slice(0, 32)}` };
     const state = await revocations.accessState(claims);
-    if (state.revoked) throw new AppError('token_revoked');
-    // Suspension and deactivation take effect on the user's next request.
+    // Suspension and deactivation take effect on the user's next request (and say so, though they end the sessions too).
     if (state.status === 'suspended') throw new AppError('account_suspended');
     if (state.status === 'deactivated') throw new AppError('account_deactivated');
+    if (state.revoked) throw new AppError('token_revoked');
     return {
       userId: claims.sub,
       sessionId: claims.session_id ?? null,

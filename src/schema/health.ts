@@ -4,14 +4,16 @@ const ComponentStatus = builder.enumType('ComponentStatus', { values: ['UP', 'DO
 
 interface HealthShape {
   database: 'UP' | 'DOWN';
+  redis: 'UP' | 'DOWN' | null;
   version: string;
   uptimeSeconds: number;
 }
 
 const Health = builder.objectRef<HealthShape>('Health').implement({
-  description: 'Liveness of idgraph and its database, readable without authentication.',
+  description: 'Liveness of idgraph, its database and its Redis, readable without authentication.',
   fields: (t) => ({
     database: t.expose('database', { type: ComponentStatus }),
+    redis: t.expose('redis', { type: ComponentStatus, nullable: true, description: 'Null when idgraph runs without Redis (REDIS_URL).' }),
     version: t.exposeString('version'),
     uptimeSeconds: t.exposeInt('uptimeSeconds'),
   }),

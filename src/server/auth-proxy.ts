@@ -4,7 +4,7 @@ import type { GotrueTransport } from '../identity/gotrue/transport.js';
 import type { RequestMeta } from '../identity/types.js';
 import type { Logger } from '../log.js';
 import type { RequestOrigin } from '../services/origins.js';
-import type { AuthAnswerRecording } from './auth-answer.js';
+import { type AuthAnswerRecording, bearerOf } from './auth-answer.js';
 import { sendProviderError } from './auth-errors.js';
 import { requestOriginOf } from './origin-check.js';
 import type { RestRoute } from './rest.js';
@@ -86,8 +86,9 @@ export function authProxyRoutes({ transport, anonKey, wants, afterAnswer, checkO
     }
     if (!keep || keptBytes > MAX_KEPT_BYTES) return;
     try {
-      const body = JSON.parse(Buffer.concat(kept).toString('utf8')) as unknown;
-      await afterAnswer({ method, path, query: url.searchParams, status: upstream.statusCode, body, meta });
+      const text = Buffer.concat(kept).toString('utf8');
+      const body = text === '' ? null : (JSON.parse(text) as unknown);
+      await afterAnswer({ method, path, query: url.searchParams, status: upstream.statusCode, body, bearer: bearerOf(req), meta });
     } catch (error) {
       log.error({ err: error, method, path }, 'recording a proxied GoTrue answer failed');
     }

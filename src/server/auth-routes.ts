@@ -6,7 +6,7 @@ import type { AccessTokenResponse, RequestMeta } from '../identity/types.js';
 import type { Logger } from '../log.js';
 import type { RequestOrigin } from '../services/origins.js';
 import type { RateLimit } from '../services/rate-limits.js';
-import type { AuthAnswer, AuthAnswerRecording } from './auth-answer.js';
+import { type AuthAnswer, type AuthAnswerRecording, bearerOf } from './auth-answer.js';
 import { sendProviderError } from './auth-errors.js';
 import { readJsonObject } from './body.js';
 import { requestOriginOf } from './origin-check.js';
@@ -50,12 +50,6 @@ interface Route {
 
 const NO_CONTENT = Symbol('no content');
 const uuid = '([0-9a-fA-F-]{36})';
-
-function bearerOf(req: http.IncomingMessage): string | null {
-  const header = req.headers.authorization;
-  const match = header ? /^Bearer\s+(\S+)$/i.exec(header) : null;
-  return match?.[1] ?? null;
-}
 
 /** redirect_to is honoured on the site's scheme and host (any port on loopback) or an allow-list glob. */
 export function allowedRedirect(auth: AuthConfig, redirectTo: string | null): string | undefined {
@@ -304,7 +298,7 @@ export function authRoutes(deps: AuthRouteDeps): RestRoute[] {
         return;
       }
       sendJson(res, 200, result);
-      if (deps.wants(method, path)) await record({ method, path, query: url.searchParams, status: 200, body: result, meta: call.meta });
+      if (deps.wants(method, path)) await record({ method, path, query: url.searchParams, status: 200, body: result, bearer: call.bearer, meta: call.meta });
     } catch (error) {
       if (res.headersSent) {
         log.error({ err: error }, 'error after the /auth/v1 response started');

@@ -1,7 +1,7 @@
 import type { HealthService } from '../services/health.js';
 import { sendJson, type RestRoute } from './rest.js';
 
-/** /healthz: the process is alive. /readyz: it can serve (migrated, database answering). */
+/** /healthz: the process is alive. /readyz: it can serve (migrated, database and Redis answering). */
 export function healthRoutes(deps: { health: HealthService; notReadyReason: () => string | null }): RestRoute[] {
   return [
     {
@@ -19,7 +19,10 @@ export function healthRoutes(deps: { health: HealthService; notReadyReason: () =
         if (check.database === 'DOWN') {
           return sendJson(res, 503, { status: 'unavailable', reason: `database: ${check.databaseError}` }, { 'retry-after': '5' });
         }
-        sendJson(res, 200, { status: 'ready', checks: { database: 'up' }, version: check.version });
+        if (check.redis === 'DOWN') {
+          return sendJson(res, 503, { status: 'unavailable', reason: `redis: ${check.redisError}` }, { 'retry-after': '5' });
+        }
+        sendJson(res, 200, { status: 'ready', checks: { database: 'up', ...(check.redis ? { redis: 'up' } : {}) }, version: check.version });
       },
     },
   ];

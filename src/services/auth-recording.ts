@@ -1,3 +1,5 @@
+import { decodeJwt } from 'jose';
+import type { RevocationList } from '../auth/revocation.js';
 import type { AccessTokenResponse, User } from '../identity/types.js';
 import type { AuthAnswer, AuthAnswerRecording } from '../server/auth-answer.js';
 import type { Recorded, UserMirror } from './user-mirror.js';
@@ -9,9 +11,10 @@ const SIGN_IN_GRANTS = new Set(['password', 'pkce', 'id_token', 'web3']);
 const ADMIN_USER = /^\/admin\/users\/[0-9a-fA-F-]{36}$/;
 
 /** The routes whose successful answers idgraph records, by what they may mean (a token answer depends on its grant). */
-function recordedRoute(method: string, path: string): 'token' | Recorded | null {
+function recordedRoute(method: string, path: string): 'token' | 'logout' | Recorded | null {
   const route = `${method} ${path}`;
   if (route === 'POST /token') return 'token';
+  if (route === 'POST /logout') return 'logout';
   if (route === 'POST /signup') return 'user.signed_up';
   if (route === 'POST /verify') return 'user.signed_in';
   if (route === 'PUT /user' || (method === 'PUT' && ADMIN_USER.test(path))) return 'user.updated';
@@ -21,6 +24,7 @@ function recordedRoute(method: string, path: string): 'token' | Recorded | null 
 /** What an answer GoTrue gave through /auth/v1 means for idgraph's users table and event log (null: nothing). */
 function meaningOf(answer: Pick<AuthAnswer, 'method' | 'path' | 'query'>): Recorded | null {
   const route = recordedRoute(answer.method, answer.path);
+  if (route === 'logout') return null;
   if (route !== 'token') return route;
   return SIGN_IN_GRANTS.has(answer.query.get('grant_type') ?? '') ? 'user.signed_in' : null;
 }
@@ -29,11 +33,29 @@ function meaningOf(answer: Pick<AuthAnswer, 'method' | 'path' | 'query'>): Recor
  * Mirrors users who sign up, sign in or change their profile through /auth/v1
  * (the embedded engine's, or GoTrue's through the proxy), or whom a service
  * changes through its admin API, with the same events the GraphQL mutations append.
+ *
+ * With `endedSessions` (in front of GoTrue, whose sessions idgraph cannot see),
+ * a sign-out through /auth/v1 puts the signed-out session on idgraph's denylist
+ * until the token expires, as GraphQL signOut does: GoTrue accepted the token
+ * (2xx), so its claims are read without verifying it again. Scope `others` ends
+ * other sessions only; their ids are GoTrue's, and their tokens stay valid here
+ * until they expire, as they do for any backend that verifies GoTrue's tokens.
  */
-export function createAuthRecording({ mirror }: { mirror: UserMirror }): AuthAnswerRecording {
+export function createAuthRecording({ mirror, endedSessions = null }: { mirror: UserMirror; endedSessions?: RevocationList | null }): AuthAnswerRecording {
+  async function signedOut(answer: AuthAnswer) {
+    if (!endedSessions || !answer.bearer || answer.query.get('scope') === 'others') return;
+    const claims = decodeJwt(answer.bearer) as { session_id?: string; jti?: string; exp?: number };
+    if (!claims.session_id || !claims.exp) return;
+    await endedSessions.revoke({ sessionId: claims.session_id, jti: claims.jti ?? null }, new Date(claims.exp * 1000));
+  }
+
   return {
-    wants: (method: string, path: string) => recordedRoute(method, path) !== null,
+    wants: (method: string, path: string) => {
+      const route = recordedRoute(method, path);
+      return route === 'logout' ? endedSessions !== null : route !== null;
+    },
     async afterAnswer(answer: AuthAnswer) {
+      if (recordedRoute(answer.method, answer.path) === 'logout') return signedOut(answer);
       const type = meaningOf(answer);
       if (!type || !answer.body || typeof answer.body !== 'object') return;
       const body = answer.body as Partial<AccessTokenResponse> & Partial<User>;
@@ -47,4 +69,3 @@ export function createAuthRecording({ mirror }: { mirror: UserMirror }): AuthAns
     },
   };
 }
-

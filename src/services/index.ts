@@ -1,3 +1,4 @@
+import type { Redis } from 'ioredis';
 import type { JWTPayload } from 'jose';
 import type { ApiKeyAuthenticator } from '../auth/api-key.js';
 import type { Config } from '../config.js';
@@ -32,6 +33,8 @@ import { viaProvider } from './provider-errors.js';
 export interface ServiceDeps {
   config: Config;
   db: Database;
+  /** Redis (REDIS_URL) for the rate limits; null keeps them in the database. */
+  redis: Redis | null;
   events: EventStore;
   clock: () => number;
   startedAt: number;
@@ -50,11 +53,11 @@ export interface ServiceDeps {
 }
 
 export function createServices(deps: ServiceDeps) {
-  const { config, db, events, clock, startedAt, version, provider, revocations, tenantClaims, domainVerifier, notifier, log, apiKeyAuth, signToken } = deps;
+  const { config, db, redis, events, clock, startedAt, version, provider, revocations, tenantClaims, domainVerifier, notifier, log, apiKeyAuth, signToken } = deps;
   const realms = createRealmService({ db: db.prisma, events, defaultRealm: config.defaultRealm });
   const mirror = createUserMirror({ db: db.prisma, events });
   const access = createAccessService({ db: db.prisma, premintChallenge: (caller) => premintChallenge(provider, caller) });
-  const limit = (name: string, points: number) => createRateLimit(db.prisma, { name, points, durationSeconds: 300 });
+  const limit = (name: string, points: number) => createRateLimit({ db: db.prisma, redis }, { name, points, durationSeconds: 300 });
   const { rateLimits } = config.auth;
   const limits = {
     // /auth/v1, per IP (GoTrue's groups).
@@ -111,7 +114,7 @@ export function createServices(deps: ServiceDeps) {
     origins: createOriginService({ db: db.prisma, events, access, realms, clock }),
     audit: createAuditService({ db: db.prisma, access, realms }),
     admin: createAdminService({ db: db.prisma, access, realms, clock, providerKind: provider.kind }),
-    health: createHealthService({ ping: (ms) => db.ping(ms), clock, startedAt, version }),
+    health: createHealthService({ ping: (ms) => db.ping(ms), pingRedis: redis ? () => redis.ping() : null, clock, startedAt, version }),
   };
 }
 

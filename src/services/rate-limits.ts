@@ -1,4 +1,6 @@
-import { RateLimiterPostgres, RateLimiterRes } from 'rate-limiter-flexible';
+import type { Redis } from 'ioredis';
+import { RateLimiterPostgres, RateLimiterRedis, RateLimiterRes } from 'rate-limiter-flexible';
+import { redisKeyPrefix, viaRedis } from '../db/redis.js';
 import type { PrismaClient } from '../generated/prisma/client.js';
 
 export interface RateLimit {
@@ -23,32 +25,37 @@ function storeClient(db: PrismaClient) {
   };
 }
 
+/** Where the counts live: the database (rate_limits), or Redis when REDIS_URL is set. */
+export type RateLimitStore = { db: PrismaClient; redis: Redis | null };
+
 /**
- * A fixed-window limit kept in the database (rate_limits), so every replica on
- * it shares the count. `points` 0 disables the limit.
+ * A fixed-window limit kept in the database (rate_limits) or in Redis, so every
+ * replica on it shares the count. `points` 0 disables the limit. When Redis does
+ * not answer, the attempt fails with 503 `unavailable`: it is not let through uncounted.
  */
-export function createRateLimit(db: PrismaClient, options: { name: string; points: number; durationSeconds: number }): RateLimit {
+export function createRateLimit(store: RateLimitStore, options: { name: string; points: number; durationSeconds: number }): RateLimit {
   if (options.points <= 0) return { consume: async () => null };
-  const limiter = new RateLimiterPostgres({
-    storeClient: storeClient(db),
-    storeType: 'client',
-    tableName: 'rate_limits',
-    // The table is the migrations' (prisma/schema.prisma RateLimit), expired rows are overwritten in place.
-    tableCreated: true,
-    clearExpiredByTimeout: false,
-    keyPrefix: options.name,
-    points: options.points,
-    duration: options.durationSeconds,
-  });
-  return {
-    async consume(key) {
-      try {
-        await limiter.consume(key);
-        return null;
-      } catch (rejection) {
-        if (rejection instanceof RateLimiterRes) return Math.max(1, Math.ceil(rejection.msBeforeNext / 1000));
-        throw rejection;
-      }
-    },
+  const window = { points: options.points, duration: options.durationSeconds };
+  const limiter = store.redis
+    ? new RateLimiterRedis({ storeClient: store.redis, keyPrefix: `${redisKeyPrefix}rl:${options.name}`, rejectIfRedisNotReady: true, ...window })
+    : new RateLimiterPostgres({
+        storeClient: storeClient(store.db),
+        storeType: 'client',
+        tableName: 'rate_limits',
+        // The table is the migrations' (prisma/schema.prisma RateLimit), expired rows are overwritten in place.
+        tableCreated: true,
+        clearExpiredByTimeout: false,
+        keyPrefix: options.name,
+        ...window,
+      });
+  const consume = async (key: string) => {
+    try {
+      await limiter.consume(key);
+      return null;
+    } catch (rejection) {
+      if (rejection instanceof RateLimiterRes) return Math.max(1, Math.ceil(rejection.msBeforeNext / 1000));
+      throw rejection;
+    }
   };
+  return { consume: store.redis ? (key) => viaRedis(() => consume(key)) : consume };
 }

@@ -3,7 +3,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { WebSocket } from 'ws';
 import { ViewerDocument } from '../generated/graphql.js';
 import { startTestApp, type TestApp } from '../helpers/app.js';
-import { signedInUser } from '../helpers/auth.js';
+import { authClient, signedInUser } from '../helpers/auth.js';
 import { testDatabaseKind } from '../helpers/database.js';
 
 let t: TestApp;
@@ -47,6 +47,20 @@ describe('request context: the viewer from a Bearer token', () => {
     const { status, body } = await t.execute(ViewerDocument, {}, bearer(session.access_token));
     expect(status).toBe(401);
     expect(body.errors?.[0]?.extensions?.code).toBe('token_revoked');
+  });
+
+  it('a sign-out through /auth/v1 ends the session for GraphQL too: its tokens are token_revoked, other sessions unaffected unless global', async () => {
+    const first = await signedInUser(t);
+    const second = authClient(t);
+    const { data } = await second.signInWithPassword({ email: first.email, password: first.password });
+    const secondToken = data.session!.access_token;
+    await first.client.signOut({ scope: 'local' });
+    const local = await t.execute(ViewerDocument, {}, bearer(first.session.access_token));
+    expect(local.status).toBe(401);
+    expect(local.body.errors?.[0]?.extensions?.code).toBe('token_revoked');
+    expect((await t.execute(ViewerDocument, {}, bearer(secondToken))).body.data?.viewer?.userId).toBe(first.user.id);
+    await second.signOut({ scope: 'global' });
+    expect((await t.execute(ViewerDocument, {}, bearer(secondToken))).body.errors?.[0]?.extensions?.code).toBe('token_revoked');
   });
 
   it('checking the denylist costs one SQL statement per request', async () => {

@@ -58,6 +58,29 @@ describe('auth-js through idgraph in front of GoTrue', () => {
     expect((await client.signOut()).error).toBeNull();
     const { error } = await authClient(proxy).refreshSession({ refresh_token: refreshed.data.session!.refresh_token });
     expect(error?.status).toBe(400);
+    // GoTrue ended the session; idgraph's GraphQL refuses its access token from then on, not only when it expires.
+    const viewerCode = async () => {
+      const res = await fetch(`${proxy.url}/graphql`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json', authorization: `Bearer ${refreshed.data.session!.access_token}` },
+        body: JSON.stringify({ query: '{ viewer { userId } }' }),
+      });
+      return ((await res.json()) as { errors?: Array<{ extensions: { code: string } }> }).errors?.[0]?.extensions.code;
+    };
+    await expect.poll(viewerCode).toBe('token_revoked');
+  });
+
+  it('a sign-out of the other sessions leaves the signed-out caller\'s own token valid', async () => {
+    const email = uniqueEmail('proxy-others');
+    const first = authClient(proxy);
+    expect((await first.signUp({ email, password: 'correct-horse-1' })).error).toBeNull();
+    const { data } = await first.signInWithPassword({ email, password: 'correct-horse-1' });
+    expect((await first.signOut({ scope: 'others' })).error).toBeNull();
+    const claims = claimsOf(data.session!.access_token) as { session_id: string };
+    // Nothing recorded for the caller's session: wait for the answer's recording to have run, then check.
+    await new Promise((resolve) => setTimeout(resolve, 200));
+    expect(await proxy.app.db.prisma.revokedToken.count({ where: { key: `sid:${claims.session_id}` } })).toBe(0);
+    expect((await first.getUser()).data.user?.email).toBe(email);
   });
 
   it('MFA: enroll, challenge and verify a TOTP factor → aal2', async () => {

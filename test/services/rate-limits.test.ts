@@ -12,7 +12,7 @@ afterAll(() => t.close());
 
 describe('rate limit store', () => {
   it('allows `points` attempts per window, then answers the seconds left; the next window starts afresh', async () => {
-    const limit = createRateLimit(t.app.db.prisma, { name: `window-${Date.now()}`, points: 2, durationSeconds: 1 });
+    const limit = createRateLimit({ db: t.app.db.prisma, redis: null }, { name: `window-${Date.now()}`, points: 2, durationSeconds: 1 });
     expect(await limit.consume('k')).toBeNull();
     expect(await limit.consume('k')).toBeNull();
     expect(await limit.consume('k')).toBe(1);
@@ -23,14 +23,14 @@ describe('rate limit store', () => {
   });
 
   it('counts an attempt with one SQL statement, allowed or refused', async () => {
-    const limit = createRateLimit(t.app.db.prisma, { name: `count-${Date.now()}`, points: 1, durationSeconds: 60 });
+    const limit = createRateLimit({ db: t.app.db.prisma, redis: null }, { name: `count-${Date.now()}`, points: 1, durationSeconds: 60 });
     expect(await t.countStatements(() => limit.consume('k'))).toBe(1);
     expect(await t.countStatements(() => limit.consume('k'))).toBe(1);
     expect(await limit.consume('k')).toBeGreaterThan(50);
   });
 
   it('0 points turns the limit off: nothing is counted and nothing is sent', async () => {
-    const limit = createRateLimit(t.app.db.prisma, { name: `off-${Date.now()}`, points: 0, durationSeconds: 60 });
+    const limit = createRateLimit({ db: t.app.db.prisma, redis: null }, { name: `off-${Date.now()}`, points: 0, durationSeconds: 60 });
     expect(await t.countStatements(() => Promise.all(Array.from({ length: 5 }, () => limit.consume('k'))))).toBe(0);
     expect(await limit.consume('k')).toBeNull();
   });
