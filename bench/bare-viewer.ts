@@ -19,10 +19,11 @@ const server = http.createServer(async (req, res) => {
     // Named statements, as idgraph's pg driver sends them (DATABASE_STATEMENT_CACHE): planned once per connection.
     const state = await pool.query({
       name: 'state',
-      text: `SELECT EXISTS (SELECT 1 FROM revoked_tokens WHERE key IN ($1, $2) AND expires_at > now())
+      text: `SELECT EXISTS (SELECT 1 FROM revoked_tokens WHERE key IN ($1, $2, $5) AND expires_at > now()
+                            AND (not_before IS NULL OR not_before > $6))
                      OR NOT EXISTS (SELECT 1 FROM auth_sessions WHERE id = $4::uuid) AS revoked,
               (SELECT status::text FROM users WHERE id = $3::uuid) AS status`,
-      values: [`jti:${payload.jti}`, `sid:${payload.session_id}`, sub, payload.session_id],
+      values: [`jti:${payload.jti}`, `sid:${payload.session_id}`, sub, payload.session_id, `usr:${sub}`, new Date(Number(payload.iat) * 1000)],
     });
     if (state.rows[0].revoked || (state.rows[0].status && state.rows[0].status !== 'active')) throw new Error('refused');
     const user = await pool.query({ name: 'user', text: 'SELECT id, email FROM users WHERE id = $1', values: [sub] });

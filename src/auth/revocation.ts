@@ -5,20 +5,32 @@ import { isUuid } from '../uuid.js';
 
 export type UserStatus = 'active' | 'suspended' | 'deactivated';
 
+/** What a revocation names: one token (jti), one session, or every token of a user issued until now. */
+export interface RevocationEntry {
+  jti?: string | null;
+  sessionId?: string | null;
+  /** Every token of this user issued before this second (a sign-out of all sessions). */
+  userId?: string | null;
+}
+
 export interface RevocationList {
-  /** Denies a token (by jti) or a whole session (by session id) until `expiresAt`. */
-  revoke(entry: { jti?: string | null; sessionId?: string | null }, expiresAt: Date): Promise<void>;
+  /** Denies what `entry` names until `expiresAt` (when the last token it covers expires). */
+  revoke(entry: RevocationEntry, expiresAt: Date): Promise<void>;
   /**
-   * One round trip per store per request: is this token's jti or session
-   * revoked (and not yet expired), and what is its user's status in idgraph?
+   * One round trip per store per request: is this token revoked (its jti, its
+   * session, or its user before it was issued), and what is its user's status in idgraph?
    */
-  accessState(claims: { sub: string; jti?: string; session_id?: string }): Promise<{ revoked: boolean; status: UserStatus | null }>;
+  accessState(claims: { sub: string; jti?: string; session_id?: string; iat?: number }): Promise<{ revoked: boolean; status: UserStatus | null }>;
   /** With Redis: copies the live entries of the database into it (after Redis comes back empty). */
   restore(): Promise<number>;
 }
 
-const keysOf = (entry: { jti?: string | null; sessionId?: string | null }) =>
-  [entry.jti ? `jti:${entry.jti}` : null, entry.sessionId ? `sid:${entry.sessionId}` : null].filter((k): k is string => k !== null);
+interface StoredEntry {
+  key: string;
+  expiresAt: Date;
+  /** "usr:" entries: tokens issued at or after this time stay valid. */
+  notBefore: Date | null;
+}
 
 const RESTORE_PAGE = 1000;
 
@@ -39,6 +51,10 @@ const redisKey = (key: string) => `${redisKeyPrefix}revoked:${key}`;
  * database), a token whose session has ended is revoked too, however it ended:
  * a sign-out through /auth/v1, refresh-token reuse, an MFA step-up that drops
  * the other sessions. It is read in the same statement as the user's status.
+ *
+ * A "usr:" entry revokes every token of the user issued before its second
+ * (`iat` has whole seconds: a token issued in the second of the sign-out, before
+ * it, stays valid; one issued after it is never refused).
  */
 export function createRevocationList({
   db,
@@ -57,34 +73,50 @@ export function createRevocationList({
     sessions && sessionId
       ? Prisma.sql`NOT EXISTS (SELECT 1 FROM auth_sessions WHERE id = ${isUuid(sessionId) ? sessionId : null}::uuid)`
       : Prisma.sql`false`;
-  const inRedis = (entries: Array<{ key: string; expiresAt: Date }>) =>
+  // In Redis, a "usr:" entry holds its cutoff in milliseconds; the others hold 1.
+  const inRedis = (entries: StoredEntry[]) =>
     viaRedis(async () => {
       const pipeline = redis!.pipeline();
-      for (const { key, expiresAt } of entries) pipeline.set(redisKey(key), '1', 'PXAT', expiresAt.getTime());
+      for (const { key, expiresAt, notBefore } of entries) {
+        pipeline.set(redisKey(key), notBefore ? String(notBefore.getTime()) : '1', 'PXAT', expiresAt.getTime());
+      }
       for (const [error] of (await pipeline.exec()) ?? []) if (error) throw error;
     });
   return {
     async revoke(entry, expiresAt) {
-      const keys = keysOf(entry);
-      if (keys.length === 0 || expiresAt.getTime() <= clock()) return;
+      const now = clock();
+      if (expiresAt.getTime() <= now) return;
+      const cutoff = new Date(Math.floor(now / 1000) * 1000);
+      const entries: StoredEntry[] = [
+        ...(entry.jti ? [{ key: `jti:${entry.jti}`, expiresAt, notBefore: null }] : []),
+        ...(entry.sessionId ? [{ key: `sid:${entry.sessionId}`, expiresAt, notBefore: null }] : []),
+        ...(entry.userId ? [{ key: `usr:${entry.userId}`, expiresAt, notBefore: cutoff }] : []),
+      ];
+      if (entries.length === 0) return;
       await db.$transaction(
-        keys.map((key) => db.revokedToken.upsert({ where: { key }, create: { key, expiresAt }, update: { expiresAt } })),
+        entries.map(({ key, notBefore }) =>
+          db.revokedToken.upsert({ where: { key }, create: { key, expiresAt, notBefore }, update: { expiresAt, notBefore } }),
+        ),
       );
-      if (redis) await inRedis(keys.map((key) => ({ key, expiresAt })));
+      if (redis) await inRedis(entries);
     },
     async accessState(claims) {
-      const keys = [`jti:${claims.jti ?? ''}`, `sid:${claims.session_id ?? ''}`];
+      const keys = [`jti:${claims.jti ?? ''}`, `sid:${claims.session_id ?? ''}`, `usr:${claims.sub}`] as const;
+      const issuedAt = new Date((claims.iat ?? 0) * 1000);
       if (redis) {
-        const [denied, [row]] = await Promise.all([
-          viaRedis(() => redis.exists(...keys.map(redisKey))),
+        const [[jti, sid, usr], [row]] = await Promise.all([
+          viaRedis(() => redis.mget(...keys.map(redisKey))),
           db.$queryRaw<Array<{ ended: boolean; status: UserStatus | null }>>`
             SELECT ${sessionEnded(claims.session_id)} AS ended, (SELECT status::text FROM users WHERE id = ${userId(claims.sub)}::uuid) AS status`,
         ]);
-        return { revoked: denied > 0 || (row?.ended ?? false), status: row?.status ?? null };
+        const revoked = jti != null || sid != null || (usr != null && Number(usr) > issuedAt.getTime()) || (row?.ended ?? false);
+        return { revoked, status: row?.status ?? null };
       }
       const [row] = await db.$queryRaw<Array<{ revoked: boolean; status: UserStatus | null }>>`
         SELECT EXISTS (
-                 SELECT 1 FROM revoked_tokens WHERE key IN (${keys[0]}, ${keys[1]}) AND expires_at > ${new Date(clock())}
+                 SELECT 1 FROM revoked_tokens
+                 WHERE key IN (${keys[0]}, ${keys[1]}, ${keys[2]}) AND expires_at > ${new Date(clock())}
+                   AND (not_before IS NULL OR not_before > ${issuedAt})
                ) OR ${sessionEnded(claims.session_id)} AS revoked,
                (SELECT status::text FROM users WHERE id = ${userId(claims.sub)}::uuid) AS status`;
       return { revoked: row?.revoked ?? false, status: row?.status ?? null };
@@ -96,7 +128,7 @@ export function createRevocationList({
       for (;;) {
         const page = await db.revokedToken.findMany({
           where: { expiresAt: { gt: new Date(clock()) }, ...(after ? { key: { gt: after } } : {}) },
-          select: { key: true, expiresAt: true },
+          select: { key: true, expiresAt: true, notBefore: true },
           orderBy: { key: 'asc' },
           take: RESTORE_PAGE,
         });

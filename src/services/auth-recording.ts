@@ -35,18 +35,27 @@ function meaningOf(answer: Pick<AuthAnswer, 'method' | 'path' | 'query'>): Recor
  * changes through its admin API, with the same events the GraphQL mutations append.
  *
  * With `endedSessions` (in front of GoTrue, whose sessions idgraph cannot see),
- * a sign-out through /auth/v1 puts the signed-out session on idgraph's denylist
- * until the token expires, as GraphQL signOut does: GoTrue accepted the token
- * (2xx), so its claims are read without verifying it again. Scope `others` ends
- * other sessions only; their ids are GoTrue's, and their tokens stay valid here
- * until they expire, as they do for any backend that verifies GoTrue's tokens.
+ * a sign-out through /auth/v1 goes on idgraph's denylist as GraphQL signOut
+ * does: the signed-out session, and for scope global every token of the user
+ * issued until then. GoTrue accepted the token (2xx), so its claims are read
+ * without verifying it again. Scope `others` ends sessions whose ids are
+ * GoTrue's: their tokens stay valid here until they expire, as they do for any
+ * backend that verifies GoTrue's tokens.
  */
 export function createAuthRecording({ mirror, endedSessions = null }: { mirror: UserMirror; endedSessions?: RevocationList | null }): AuthAnswerRecording {
   async function signedOut(answer: AuthAnswer) {
-    if (!endedSessions || !answer.bearer || answer.query.get('scope') === 'others') return;
-    const claims = decodeJwt(answer.bearer) as { session_id?: string; jti?: string; exp?: number };
-    if (!claims.session_id || !claims.exp) return;
-    await endedSessions.revoke({ sessionId: claims.session_id, jti: claims.jti ?? null }, new Date(claims.exp * 1000));
+    // GoTrue's default scope is global.
+    const scope = answer.query.get('scope') ?? 'global';
+    if (!endedSessions || !answer.bearer || scope === 'others') return;
+    const claims = decodeJwt(answer.bearer) as { sub?: string; session_id?: string; jti?: string; exp?: number; iat?: number };
+    if (!claims.sub || !claims.exp) return;
+    if (scope === 'global') {
+      // Every token of the user issued until now, the other sessions' too, until the newest of them expires.
+      const lifetimeMs = (claims.exp - (claims.iat ?? claims.exp)) * 1000;
+      await endedSessions.revoke({ sessionId: claims.session_id, jti: claims.jti, userId: claims.sub }, new Date(Date.now() + lifetimeMs));
+      return;
+    }
+    await endedSessions.revoke({ sessionId: claims.session_id, jti: claims.jti }, new Date(claims.exp * 1000));
   }
 
   return {

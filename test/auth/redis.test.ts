@@ -3,7 +3,7 @@ import { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { SignInDocument, SignOutDocument, ViewerDocument } from '../generated/graphql.js';
 import { startTestApp, type TestApp } from '../helpers/app.js';
-import { claimsOf, signedInUser, uniqueEmail } from '../helpers/auth.js';
+import { authClient, claimsOf, signedInUser, uniqueEmail } from '../helpers/auth.js';
 import { testDatabaseKind } from '../helpers/database.js';
 
 // REDIS_URL: the credential rate limits and the token denylist in a real Redis
@@ -94,6 +94,21 @@ describe.runIf(redisServer)('REDIS_URL: rate limits and the denylist in Redis', 
     const { status, body } = await t.execute(ViewerDocument, {}, bearer(session.access_token));
     expect(status).toBe(401);
     expect(body.errors?.[0]?.extensions?.code).toBe('token_revoked');
+  });
+
+  it('a sign-out of every session denies the user\'s tokens issued before it, in Redis with its cutoff, and not the ones issued after', async () => {
+    const { email, password, session, user } = await signedInUser(t);
+    // The sign-out comes in a later second than the token's iat.
+    await new Promise((resolve) => setTimeout(resolve, 1100));
+    await t.app.revocations.revoke({ userId: user.id }, new Date(Date.now() + 3_600_000));
+    const cutoff = Number(await redis.get(`idgraph:revoked:usr:${user.id}`));
+    expect(cutoff % 1000).toBe(0);
+    expect(cutoff).toBeGreaterThan(Number(claimsOf(session.access_token).iat) * 1000);
+    expect((await t.execute(ViewerDocument, {}, bearer(session.access_token))).body.errors?.[0]?.extensions?.code).toBe('token_revoked');
+    // A token issued after the sign-out (in its second or later) is not refused.
+    const { data } = await authClient(t).signInWithPassword({ email, password });
+    expect((await t.execute(ViewerDocument, {}, bearer(data.session!.access_token))).body.data?.viewer).not.toBeNull();
+    expect(await t.app.db.prisma.revokedToken.findUnique({ where: { key: `usr:${user.id}` } })).toMatchObject({ notBefore: new Date(cutoff) });
   });
 
   it('after Redis lost its data, reconnecting puts the live revocations back: a revoked token does not come back to life', async () => {

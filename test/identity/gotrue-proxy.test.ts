@@ -70,6 +70,30 @@ describe('auth-js through idgraph in front of GoTrue', () => {
     await expect.poll(viewerCode).toBe('token_revoked');
   });
 
+  it('a global sign-out through the proxy ends every session\'s access at idgraph; a sign-in afterwards is accepted', async () => {
+    const email = uniqueEmail('proxy-global');
+    const laptop = authClient(proxy);
+    expect((await laptop.signUp({ email, password: 'correct-horse-1' })).error).toBeNull();
+    const phone = authClient(proxy);
+    const phoneToken = (await phone.signInWithPassword({ email, password: 'correct-horse-1' })).data.session!.access_token;
+    const viewerCode = async (token: string) => {
+      const res = await fetch(`${proxy.url}/graphql`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json', authorization: `Bearer ${token}` },
+        body: JSON.stringify({ query: '{ viewer { userId } }' }),
+      });
+      const body = (await res.json()) as { data?: { viewer: { userId: string } | null }; errors?: Array<{ extensions: { code: string } }> };
+      return body.errors?.[0]?.extensions.code ?? (body.data?.viewer ? 'ok' : 'anonymous');
+    };
+    expect(await viewerCode(phoneToken)).toBe('ok');
+    // Tokens carry whole seconds (iat): the sign-out comes in a later second than the phone's token.
+    await new Promise((resolve) => setTimeout(resolve, 1100));
+    expect((await laptop.signOut({ scope: 'global' })).error).toBeNull();
+    await expect.poll(() => viewerCode(phoneToken)).toBe('token_revoked');
+    const again = (await authClient(proxy).signInWithPassword({ email, password: 'correct-horse-1' })).data.session!.access_token;
+    expect(await viewerCode(again)).toBe('ok');
+  });
+
   it('a sign-out of the other sessions leaves the signed-out caller\'s own token valid', async () => {
     const email = uniqueEmail('proxy-others');
     const first = authClient(proxy);

@@ -95,6 +95,20 @@ describe('GraphQL authentication through GoTrue', () => {
     expect(refresh.body.errors?.[0]?.extensions?.code).toBe('unauthenticated');
   });
 
+  it('signOut GLOBAL refuses the tokens of the user\'s other sessions too, which idgraph cannot see at GoTrue', async () => {
+    const { email, payload } = await signedUp();
+    const other = await t.execute(SignInDocument, { input: { email, password } });
+    const otherToken = other.body.data!.signIn.session!.accessToken;
+    expect((await t.execute(ViewerDocument, {}, bearer(otherToken))).body.data?.viewer).not.toBeNull();
+    // Tokens carry whole seconds (iat): sign out in a later second than they were issued.
+    await new Promise((resolve) => setTimeout(resolve, 1100));
+    const out = await t.execute(SignOutDocument, { input: { scope: 'GLOBAL' } }, bearer(payload.session!.accessToken));
+    expect(out.body).toEqual({ data: { signOut: { scope: 'GLOBAL' } } });
+    expect((await t.execute(ViewerDocument, {}, bearer(otherToken))).body.errors?.[0]?.extensions?.code).toBe('token_revoked');
+    const again = await t.execute(SignInDocument, { input: { email, password } });
+    expect((await t.execute(ViewerDocument, {}, bearer(again.body.data!.signIn.session!.accessToken))).body.data?.viewer).not.toBeNull();
+  });
+
   it('a token from another issuer is refused', async () => {
     const other = await t.execute(ViewerDocument, {}, bearer('eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiJ4In0.c2ln'));
     expect(other.body.errors?.[0]?.extensions?.code).toBe('wrong_algorithm');
