@@ -1,6 +1,7 @@
 import type { Redis } from 'ioredis';
 import { redisKeyPrefix, viaRedis } from '../db/redis.js';
 import { Prisma, type PrismaClient } from '../generated/prisma/client.js';
+import type { LogoutScope } from '../identity/provider.js';
 import { isUuid } from '../uuid.js';
 
 export type UserStatus = 'active' | 'suspended' | 'deactivated';
@@ -21,8 +22,24 @@ export interface RevocationList {
    * session, or its user before it was issued), and what is its user's status in idgraph?
    */
   accessState(claims: { sub: string; jti?: string; session_id?: string; iat?: number }): Promise<{ revoked: boolean; status: UserStatus | null }>;
+  /**
+   * What a sign-out denies: for `local` the token's session (and the token), for
+   * `global` every token of the user issued until now as well, kept until the
+   * newest of them expires (`lifetimeSeconds` after issue); `others` ends sessions
+   * only the provider knows, so nothing here.
+   */
+  signOut(scope: LogoutScope, token: SignedOutToken): Promise<void>;
   /** With Redis: copies the live entries of the database into it (after Redis comes back empty). */
   restore(): Promise<number>;
+}
+
+export interface SignedOutToken {
+  userId: string;
+  sessionId: string | null;
+  jti: string | null;
+  expiresAt: Date;
+  /** How long the provider's access tokens live. */
+  lifetimeSeconds: number;
 }
 
 interface StoredEntry {
@@ -69,6 +86,7 @@ export function createRevocationList({
 }): RevocationList {
   // By primary key: a subject that is no UUID has no idgraph user (status null), a session id no session.
   const userId = (sub: string) => (isUuid(sub) ? sub : null);
+  const statusOf = (sub: string) => Prisma.sql`(SELECT status::text FROM users WHERE id = ${userId(sub)}::uuid)`;
   const sessionEnded = (sessionId: string | undefined) =>
     sessions && sessionId
       ? Prisma.sql`NOT EXISTS (SELECT 1 FROM auth_sessions WHERE id = ${isUuid(sessionId) ? sessionId : null}::uuid)`
@@ -82,7 +100,14 @@ export function createRevocationList({
       }
       for (const [error] of (await pipeline.exec()) ?? []) if (error) throw error;
     });
-  return {
+  const list: RevocationList = {
+    async signOut(scope, token) {
+      if (scope === 'others') return;
+      const entry = { sessionId: token.sessionId, jti: token.jti };
+      if (scope === 'local') return list.revoke(entry, token.expiresAt);
+      const newest = Math.max(token.expiresAt.getTime(), clock() + token.lifetimeSeconds * 1000);
+      return list.revoke({ ...entry, userId: token.userId }, new Date(newest));
+    },
     async revoke(entry, expiresAt) {
       const now = clock();
       if (expiresAt.getTime() <= now) return;
@@ -107,7 +132,7 @@ export function createRevocationList({
         const [[jti, sid, usr], [row]] = await Promise.all([
           viaRedis(() => redis.mget(...keys.map(redisKey))),
           db.$queryRaw<Array<{ ended: boolean; status: UserStatus | null }>>`
-            SELECT ${sessionEnded(claims.session_id)} AS ended, (SELECT status::text FROM users WHERE id = ${userId(claims.sub)}::uuid) AS status`,
+            SELECT ${sessionEnded(claims.session_id)} AS ended, ${statusOf(claims.sub)} AS status`,
         ]);
         const revoked = jti != null || sid != null || (usr != null && Number(usr) > issuedAt.getTime()) || (row?.ended ?? false);
         return { revoked, status: row?.status ?? null };
@@ -118,7 +143,7 @@ export function createRevocationList({
                  WHERE key IN (${keys[0]}, ${keys[1]}, ${keys[2]}) AND expires_at > ${new Date(clock())}
                    AND (not_before IS NULL OR not_before > ${issuedAt})
                ) OR ${sessionEnded(claims.session_id)} AS revoked,
-               (SELECT status::text FROM users WHERE id = ${userId(claims.sub)}::uuid) AS status`;
+               ${statusOf(claims.sub)} AS status`;
       return { revoked: row?.revoked ?? false, status: row?.status ?? null };
     },
     async restore() {
@@ -139,4 +164,5 @@ export function createRevocationList({
       }
     },
   };
+  return list;
 }

@@ -31,6 +31,8 @@ export function isDatabaseUnavailable(error: unknown, depth = 0): boolean {
   return cause !== undefined && isDatabaseUnavailable(cause, depth + 1);
 }
 
-/** What a caller gets instead: 503 `unavailable`, to retry after a second. */
-export const databaseUnavailable = (cause: unknown) =>
-  new AppError('unavailable', 'The database did not answer in time; retry shortly.', { retryAfterSeconds: 1 }, { cause });
+/** What a caller gets when a store idgraph needs did not answer: 503 `unavailable`, to retry after a second. */
+export const storeUnavailable = (store: string, cause: unknown) =>
+  new AppError('unavailable', `${store} did not answer in time; retry shortly.`, { retryAfterSeconds: 1 }, { cause });
+
+export const databaseUnavailable = (cause: unknown) => storeUnavailable('The database', cause);

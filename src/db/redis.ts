@@ -1,6 +1,7 @@
 import { Redis } from 'ioredis';
 import { redactValue } from '../config.js';
 import { AppError } from '../errors.js';
+import { storeUnavailable } from './errors.js';
 import type { Logger } from '../log.js';
 
 /** Every key idgraph writes starts with this, so a Redis shared with other applications stays tidy. */
@@ -12,7 +13,7 @@ const COMMAND_TIMEOUT_MS = 2000;
  * The Redis client (REDIS_URL). A command sent while the connection is down
  * fails at once instead of queueing, and one that gets no answer within 2 s
  * fails too: the request that needed it answers 503 `unavailable` (see
- * redisUnavailable) rather than waiting or passing unchecked. The client keeps
+ * viaRedis) rather than waiting or passing unchecked. The client keeps
  * reconnecting in the background, every 2 s at most.
  */
 export function openRedis(url: string, log: Logger): Redis {
@@ -60,15 +61,11 @@ export async function closeRedis(redis: Redis): Promise<void> {
   else redis.disconnect();
 }
 
-/** What a caller gets when Redis did not answer: 503 `unavailable`, to retry after a second. */
-export const redisUnavailable = (cause: unknown) =>
-  new AppError('unavailable', 'The shared store did not answer in time; retry shortly.', { retryAfterSeconds: 1 }, { cause });
-
-/** Runs a Redis call; any failure of Redis itself becomes redisUnavailable. */
+/** Runs a Redis call; any failure of Redis itself becomes 503 `unavailable`. */
 export async function viaRedis<T>(call: () => Promise<T>): Promise<T> {
   try {
     return await call();
   } catch (error) {
-    throw error instanceof AppError ? error : redisUnavailable(error);
+    throw error instanceof AppError ? error : storeUnavailable('The shared store', error);
   }
 }

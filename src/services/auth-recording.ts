@@ -1,5 +1,6 @@
 import { decodeJwt } from 'jose';
 import type { RevocationList } from '../auth/revocation.js';
+import type { LogoutScope } from '../identity/provider.js';
 import type { AccessTokenResponse, User } from '../identity/types.js';
 import type { AuthAnswer, AuthAnswerRecording } from '../server/auth-answer.js';
 import type { Recorded, UserMirror } from './user-mirror.js';
@@ -44,18 +45,18 @@ function meaningOf(answer: Pick<AuthAnswer, 'method' | 'path' | 'query'>): Recor
  */
 export function createAuthRecording({ mirror, endedSessions = null }: { mirror: UserMirror; endedSessions?: RevocationList | null }): AuthAnswerRecording {
   async function signedOut(answer: AuthAnswer) {
-    // GoTrue's default scope is global.
-    const scope = answer.query.get('scope') ?? 'global';
-    if (!endedSessions || !answer.bearer || scope === 'others') return;
+    if (!endedSessions || !answer.bearer) return;
     const claims = decodeJwt(answer.bearer) as { sub?: string; session_id?: string; jti?: string; exp?: number; iat?: number };
     if (!claims.sub || !claims.exp) return;
-    if (scope === 'global') {
-      // Every token of the user issued until now, the other sessions' too, until the newest of them expires.
-      const lifetimeMs = (claims.exp - (claims.iat ?? claims.exp)) * 1000;
-      await endedSessions.revoke({ sessionId: claims.session_id, jti: claims.jti, userId: claims.sub }, new Date(Date.now() + lifetimeMs));
-      return;
-    }
-    await endedSessions.revoke({ sessionId: claims.session_id, jti: claims.jti }, new Date(claims.exp * 1000));
+    // GoTrue's default scope is global.
+    const scope = (answer.query.get('scope') ?? 'global') as LogoutScope;
+    await endedSessions.signOut(scope, {
+      userId: claims.sub,
+      sessionId: claims.session_id ?? null,
+      jti: claims.jti ?? null,
+      expiresAt: new Date(claims.exp * 1000),
+      lifetimeSeconds: claims.exp - (claims.iat ?? claims.exp),
+    });
   }
 
   return {

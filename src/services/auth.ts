@@ -315,18 +315,11 @@ export function createAuthService({ db, provider, mirror, revocations, limits, t
       await viaProvider(() => provider.unlinkIdentity(accessToken, input.identityId));
     },
 
-    /**
-     * Ends sessions at the provider and denies the caller's session until its token would expire anyway;
-     * a global sign-out denies every token of the user issued until now (the provider's other sessions
-     * are not always visible to idgraph), until the newest of them expires.
-     */
+    /** Ends sessions at the provider and denies what they signed out (RevocationList.signOut): idgraph cannot always see the provider's sessions. */
     async signOut(scope: LogoutScope, caller: Caller): Promise<void> {
       const { viewer, accessToken } = requireSignedIn(caller);
       await viaProvider(() => provider.logout(accessToken, scope));
-      if (scope === 'others') return;
-      const everyToken = scope === 'global' ? { userId: viewer.userId } : {};
-      const until = scope === 'global' ? new Date(Math.max(clock() + accessTokenTtlSeconds * 1000, viewer.expiresAt.getTime())) : viewer.expiresAt;
-      await revocations.revoke({ sessionId: viewer.sessionId, jti: viewer.jti, ...everyToken }, until);
+      await revocations.signOut(scope, { ...viewer, lifetimeSeconds: accessTokenTtlSeconds });
     },
   };
 }
