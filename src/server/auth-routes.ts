@@ -3,6 +3,7 @@ import type { AuthConfig } from '../config.js';
 import { ProviderError } from '../identity/errors.js';
 import type { Body, IdentityProvider, LogoutScope } from '../identity/provider.js';
 import type { AccessTokenResponse, RequestMeta } from '../identity/types.js';
+import { redirectTarget } from '../identity/embedded/redirects.js';
 import type { Logger } from '../log.js';
 import type { RequestOrigin } from '../services/origins.js';
 import type { RateLimit } from '../services/rate-limits.js';
@@ -50,26 +51,6 @@ interface Route {
 
 const NO_CONTENT = Symbol('no content');
 const uuid = '([0-9a-fA-F-]{36})';
-
-/** redirect_to is honoured on the site's scheme and host (any port on loopback) or an allow-list glob. */
-export function allowedRedirect(auth: AuthConfig, redirectTo: string | null): string | undefined {
-  if (!redirectTo) return undefined;
-  let target: URL;
-  try {
-    target = new URL(redirectTo);
-  } catch {
-    return undefined;
-  }
-  const site = new URL(auth.siteUrl);
-  const loopback = ['localhost', '127.0.0.1', '[::1]'];
-  if (target.protocol === site.protocol && (target.host === site.host || (loopback.includes(target.hostname) && loopback.includes(site.hostname)))) {
-    return redirectTo;
-  }
-  const matches = auth.uriAllowList.some((glob) =>
-    new RegExp(`^${glob.replace(/[.+?^${}()|[\]\\]/g, '\\$&').replace(/\*\*/g, '.*').replace(/(?<!\.)\*/g, '[^/]*')}$`).test(redirectTo),
-  );
-  return matches ? redirectTo : undefined;
-}
 
 function fragmentFor(session: AccessTokenResponse, type: string): string {
   const params = new URLSearchParams({
@@ -131,21 +112,18 @@ export function authRoutes(deps: AuthRouteDeps): RestRoute[] {
       limit: 'verify',
       handle: async (c) => {
         const type = c.url.searchParams.get('type') ?? '';
-        const target = c.redirectTo ?? auth.siteUrl;
-        let location: string;
+        // Already checked against the allow list; the Location is serialized from the parsed URL.
+        const target = new URL(c.redirectTo ?? auth.siteUrl);
         try {
           const result = await provider.verifyLink(c.url.searchParams.get('token') ?? '', type, c.meta);
-          if ('code' in result) {
-            const url = new URL(target);
-            url.searchParams.set('code', result.code);
-            location = url.toString();
-          } else location = `${target}#${fragmentFor(result.session, type)}`;
+          if ('code' in result) target.searchParams.set('code', result.code);
+          else target.hash = fragmentFor(result.session, type);
         } catch (error) {
           if (!(error instanceof ProviderError)) throw error;
           const params = new URLSearchParams({ error: 'access_denied', error_code: error.errorCode, error_description: error.message });
-          location = `${target}#${params.toString()}&sb=`;
+          target.hash = `${params.toString()}&sb=`;
         }
-        c.res.writeHead(303, { location, 'cache-control': 'no-store' });
+        c.res.writeHead(303, { location: target.href, 'cache-control': 'no-store' });
         c.res.end();
         return NO_CONTENT;
       },
@@ -287,7 +265,7 @@ export function authRoutes(deps: AuthRouteDeps): RestRoute[] {
         meta: { ip, userAgent: (req.headers['user-agent'] as string | undefined) ?? null, requestId: req.headers['x-request-id'] as string },
         bearer: bearerOf(req),
         body: () => (body ??= readJsonObject(req, deps.bodyLimitBytes)),
-        redirectTo: allowedRedirect(auth, url.searchParams.get('redirect_to')),
+        redirectTo: redirectTarget(auth, url.searchParams.get('redirect_to'))?.href,
       };
       const result = await route.handle(call);
       if (result === NO_CONTENT) {

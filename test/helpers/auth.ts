@@ -12,10 +12,11 @@ function memoryStorage() {
 }
 
 /** A real @supabase/auth-js client of the app's /auth/v1, with the anon key as supabase-js sends it. */
-export function authClient(t: TestApp, key = t.apiKeys().anon) {
+export function authClient(t: TestApp, key = t.apiKeys().anon, flowType: 'implicit' | 'pkce' = 'implicit') {
   return new AuthClient({
     url: `${t.url}/auth/v1`,
     headers: { apikey: key, Authorization: `Bearer ${key}` },
+    flowType,
     storage: memoryStorage(),
     persistSession: true,
     autoRefreshToken: false,

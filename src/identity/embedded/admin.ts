@@ -5,6 +5,7 @@ import type { Factor, User } from '../types.js';
 import type { Accounts } from './accounts.js';
 import type { OtpManager } from './otp.js';
 import { assertPasswordAcceptable, hashPassword } from './passwords.js';
+import { redirectTarget } from './redirects.js';
 import { mergeMetadata, normalizeEmail, normalizePhone, toFactor, toUser, userInclude } from './users.js';
 import { isUuid } from '../../uuid.js';
 
@@ -188,7 +189,7 @@ export function createAdmin({ db, auth, accounts, otp, clock }: AdminDeps) {
           throw new ProviderError(400, 'validation_failed', 'Invalid link type: ' + type);
       }
       const fresh = toUser(await load(user.id));
-      const redirect = redirectTo ?? auth.siteUrl;
+      const redirect = redirectTarget(auth, redirectTo)?.href ?? auth.siteUrl;
       return {
         ...fresh,
         action_link: `${auth.publicUrl}/auth/v1/verify?token=${issued.tokenHash}&type=${verificationType}&redirect_to=${encodeURIComponent(redirect)}`,

@@ -3,6 +3,7 @@ import type { Prisma, PrismaClient } from '../../generated/prisma/client.js';
 import { ProviderError } from '../errors.js';
 import type { Notifier } from '../notifier.js';
 import { gotrueTokenHash } from './crypto.js';
+import { redirectTarget } from './redirects.js';
 import { numericOtp } from '../../crypto.js';
 
 type Db = PrismaClient | Prisma.TransactionClient;
@@ -72,7 +73,8 @@ export function createOtpManager({ db, auth, notifier, clock }: OtpDeps) {
       });
       await tx.authUser.update({ where: { id: user.id }, data: { [column]: new Date(clock()) } });
       if (options.deliver === false) return { otp, tokenHash };
-      const link = `${auth.publicUrl}/auth/v1/verify?token=${options.linkPrefix ?? ''}${tokenHash}&type=${kind}${options.redirectTo ? `&redirect_to=${encodeURIComponent(options.redirectTo)}` : ''}`;
+      const redirect = redirectTarget(auth, options.redirectTo)?.href;
+      const link = `${auth.publicUrl}/auth/v1/verify?token=${options.linkPrefix ?? ''}${tokenHash}&type=${kind}${redirect ? `&redirect_to=${encodeURIComponent(redirect)}` : ''}`;
       const channel = relatesTo.includes('@') ? 'email' : 'sms';
       const { messageId } = await notifier.send({
         channel,
