@@ -1,5 +1,6 @@
 import { buildApp } from './app.js';
 import { ConfigError, loadConfig } from './config.js';
+import { DataDirLockedError } from './db/data-dir-lock.js';
 import { createLogger } from './log.js';
 
 async function main() {
@@ -36,6 +37,10 @@ async function main() {
 }
 
 main().catch((error: unknown) => {
+  if (error instanceof DataDirLockedError) {
+    console.error(`idgraph failed to start (${error.code}): ${error.message}`);
+    process.exit(75); // EX_TEMPFAIL: the directory is busy; retry once its holder has stopped
+  }
   console.error('idgraph failed to start:', error);
   process.exit(1);
 });

@@ -1,4 +1,3 @@
-import fs from 'node:fs';
 import { PGlite } from '@electric-sql/pglite';
 import { pg_trgm } from '@electric-sql/pglite/contrib/pg_trgm';
 import { PrismaPg } from '@prisma/adapter-pg';
@@ -11,6 +10,7 @@ import { WebSocket } from 'ws';
 import type { DatabaseConfig } from '../config.js';
 import { PrismaClient } from '../generated/prisma/client.js';
 import { createStatementCounter, type StatementCounter, wrapAdapterFactory } from './adapters.js';
+import { type DataDirLock, lockDataDir } from './data-dir-lock.js';
 import { createStatementNamer } from './statement-names.js';
 
 export { PrismaClient };
@@ -45,21 +45,15 @@ interface SqlPool {
 /** The PostgreSQL extensions the migrations create (schema.prisma's datasource `extensions`); PGlite loads them up front. */
 export const pgliteExtensions = { pg_trgm };
 
-// Two PGlite instances on one data directory corrupt it, so each directory is opened once per process.
-const openPgliteDirs = new Set<string>();
-
-async function openPglite(dataDir: string | null): Promise<PGlite> {
-  if (dataDir) {
-    if (openPgliteDirs.has(dataDir)) throw new Error(`PGlite data directory ${dataDir} is already open in this process`);
-    fs.mkdirSync(dataDir, { recursive: true });
-    openPgliteDirs.add(dataDir);
-  }
+/** Opens PGlite; a data directory is first locked against every other process (and a second open in this one). */
+async function openPglite(dataDir: string | null): Promise<{ pglite: PGlite; lock: DataDirLock | null }> {
+  const lock = dataDir ? lockDataDir(dataDir) : null;
   try {
     const pglite = new PGlite({ dataDir: dataDir ?? undefined, extensions: pgliteExtensions });
     await pglite.waitReady;
-    return pglite;
+    return { pglite, lock };
   } catch (error) {
-    if (dataDir) openPgliteDirs.delete(dataDir);
+    lock?.release();
     throw error;
   }
 }
@@ -81,7 +75,7 @@ export async function openDatabase(config: DatabaseConfig): Promise<Database> {
   const statements = createStatementCounter();
 
   if (config.driver === 'pglite') {
-    const pglite = await openPglite(config.dataDir);
+    const { pglite, lock } = await openPglite(config.dataDir);
     const adapterFactory = wrapAdapterFactory(new PrismaPGlite(pglite), (script) => pglite.exec(script), statements);
     const prisma = new PrismaClient({ adapter: adapterFactory, errorFormat });
     return {
@@ -97,7 +91,7 @@ export async function openDatabase(config: DatabaseConfig): Promise<Database> {
       close: async () => {
         await prisma.$disconnect();
         await pglite.close();
-        if (config.dataDir) openPgliteDirs.delete(config.dataDir);
+        lock?.release();
       },
     };
   }

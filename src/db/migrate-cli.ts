@@ -1,6 +1,7 @@
 import { ConfigError, describeDatabase, loadConfig } from '../config.js';
 import { openDatabase } from './client.js';
 import { applyMigrations, createMigration, diffSchemaAgainstMigrations } from './migrate.js';
+import { DataDirLockedError } from './data-dir-lock.js';
 
 // npm run db:migrate            apply pending migrations to DATABASE_URL (or the PGlite default)
 // npm run db:migrate:create -- <name>   write the next migration from prisma/schema.prisma
@@ -43,7 +44,8 @@ async function main(command: string | undefined, arg: string | undefined): Promi
 main(process.argv[2], process.argv[3]).then(
   (code) => process.exit(code),
   (error: unknown) => {
-    console.error(error instanceof ConfigError ? error.message : error);
+    if (error instanceof DataDirLockedError) console.error(`${error.code}: ${error.message}`);
+    else console.error(error instanceof ConfigError ? error.message : error);
     process.exit(1);
   },
 );

@@ -1,4 +1,3 @@
-import { spawn } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
@@ -7,9 +6,7 @@ import { buildApp } from '../../src/app.js';
 import { loadConfig } from '../../src/config.js';
 import { createLogger } from '../../src/log.js';
 import { captureLogs, startTestApp } from '../helpers/app.js';
-
-const root = path.resolve(import.meta.dirname, '../..');
-const tsx = path.join(root, 'node_modules/.bin/tsx');
+import { runScript } from '../helpers/process.js';
 
 function quietApp(env: Record<string, string>) {
   const { logs, stream } = captureLogs();
@@ -95,19 +92,7 @@ describe('lifecycle', () => {
   });
 });
 
-function runMain(env: Record<string, string>) {
-  const child = spawn(tsx, ['src/main.ts'], {
-    cwd: root,
-    env: { PATH: process.env.PATH ?? '', HOME: os.tmpdir(), ...env },
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
-  let stdout = '';
-  let stderr = '';
-  child.stdout.on('data', (c) => (stdout += c));
-  child.stderr.on('data', (c) => (stderr += c));
-  const exited = new Promise<number | null>((resolve) => child.on('exit', (code) => resolve(code)));
-  return { child, exited, out: () => stdout, err: () => stderr };
-}
+const runMain = (env: Record<string, string>) => runScript('src/main.ts', [], env);
 
 describe('the process', () => {
   it('exits non-zero before listening and names every bad variable', async () => {

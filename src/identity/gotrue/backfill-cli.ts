@@ -6,6 +6,7 @@ import { backfillUsers, type BackfillProgress } from '../../services/user-backfi
 import { createUserMirror } from '../../services/user-mirror.js';
 import { createUserSync } from '../../services/user-sync.js';
 import { createGotrueIdentity } from './identity.js';
+import { DataDirLockedError } from '../../db/data-dir-lock.js';
 
 // npm run gotrue:backfill [-- --per-page=200]
 // Mirrors every user of the GoTrue server at GOTRUE_URL into idgraph's users table.
@@ -43,7 +44,8 @@ async function main(): Promise<number> {
 main().then(
   (code) => process.exit(code),
   (error: unknown) => {
-    console.error(error instanceof ConfigError ? error.message : error);
+    if (error instanceof DataDirLockedError) console.error(`${error.code}: ${error.message}`);
+    else console.error(error instanceof ConfigError ? error.message : error);
     process.exit(1);
   },
 );
