@@ -5,12 +5,13 @@ import FederationPlugin from '@pothos/plugin-federation';
 import PrismaPlugin from '@pothos/plugin-prisma';
 import RelayPlugin from '@pothos/plugin-relay';
 import ScopeAuthPlugin from '@pothos/plugin-scope-auth';
-import { DateTimeResolver, JSONResolver } from 'graphql-scalars';
+import { DateTimeResolver } from 'graphql-scalars';
 import { authFailureError, scopesFor } from '../auth/scopes.js';
 import type PrismaTypes from '../generated/pothos-prisma-types.js';
 import { getDatamodel } from '../generated/pothos-prisma-types.js';
 import { complexityError, fieldComplexity } from './complexity.js';
 import type { GraphQLContext } from './context.js';
+import { BoundedJSONResolver } from './json.js';
 
 export const builder = new SchemaBuilder<{
   Context: GraphQLContext;
@@ -71,7 +72,7 @@ export const builder = new SchemaBuilder<{
 });
 
 builder.addScalarType('DateTime', DateTimeResolver);
-builder.addScalarType('JSON', JSONResolver);
+builder.addScalarType('JSON', BoundedJSONResolver);
 
 builder.queryType({});
 builder.mutationType({});

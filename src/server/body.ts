@@ -1,5 +1,6 @@
 import type http from 'node:http';
-import { ProviderError } from '../identity/errors.js';
+import { ProviderError, providerErrors } from '../identity/errors.js';
+import { boundedJsonProblem, textProblem } from '../services/input.js';
 
 /**
  * Reads a JSON object body (the transport has already refused bodies over the
@@ -7,7 +8,24 @@ import { ProviderError } from '../identity/errors.js';
  * body is {}; GoTrue reads a JSON null field as "".
  */
 export async function readJsonObject(req: http.IncomingMessage, limitBytes: number): Promise<Record<string, unknown>> {
-  return parseJsonObject(await readText(req, limitBytes));
+  return checkInput(parseJsonObject(await readText(req, limitBytes)));
+}
+
+/**
+ * Applies the input rule to everything a client sent the engine, before any
+ * of it is read: every string and key, and each object or array value (user
+ * metadata, say) within the JSON bounds. validation_failed, as GoTrue answers
+ * a field it cannot take.
+ */
+function checkInput(body: Record<string, unknown>): Record<string, unknown> {
+  for (const [key, value] of Object.entries(body)) {
+    const keyProblem = textProblem(key);
+    if (keyProblem) throw providerErrors.validation(`A key of the body ${keyProblem}`);
+    const problem = boundedJsonProblem(value);
+    const name = key.length > 40 ? `${key.slice(0, 40)}…` : key;
+    if (problem) throw providerErrors.validation(`${problem.path ? `${name}.${problem.path}` : name}: ${problem.message}`);
+  }
+  return body;
 }
 
 /** The body as text, stopped when it grows past the limit (signed webhooks need the exact bytes). */

@@ -1,6 +1,6 @@
 import { GraphQLError, type ExecutionResult } from 'graphql';
-import { AppError, isErrorCode, toGraphQLError } from '../errors.js';
-import { databaseUnavailable, isDatabaseUnavailable } from '../db/errors.js';
+import { AppError, errorCatalog, isErrorCode, toGraphQLError } from '../errors.js';
+import { databaseUnavailable, isDatabaseUnavailable, isRecordNotFound } from '../db/errors.js';
 import type { Logger } from '../log.js';
 
 const tooComplex = /^Syntax Error: (Query depth limit|Query Cost limit|Aliases limit|Token limit|Directives limit)/i;
@@ -32,7 +32,8 @@ export function normalizeResultErrors<T extends ExecutionResult>(result: T): T {
  * Yoga's maskError: AppErrors keep their code and safe message; GraphQL errors
  * raised by graphql-js itself (bad variables, unknown fields) are the client's;
  * a database that does not answer in time is unavailable (503, retry after a
- * second); anything else is logged and masked as server_error.
+ * second); a required row that is missing is not_found; anything else is
+ * logged and masked as server_error.
  */
 export function createMaskError(log: Logger) {
   return (error: unknown): Error => {
@@ -45,6 +46,12 @@ export function createMaskError(log: Logger) {
     if (isDatabaseUnavailable(original)) {
       log.warn({ err: original, path: graphQLError?.path }, 'database unavailable; the request was refused with unavailable');
       return toGraphQLError(databaseUnavailable(original), graphQLError);
+    }
+    // A node id, say, naming a row that does not exist: the field is null, as for any missing object. The rest of
+    // the response stands, so the error carries no HTTP status that would turn a partial result into a 404.
+    if (isRecordNotFound(original)) {
+      const { nodes, source, positions, path } = graphQLError ?? {};
+      return new GraphQLError(errorCatalog.not_found.message, { nodes, source, positions, path, extensions: { code: 'not_found' } });
     }
     log.error({ err: original, path: graphQLError?.path }, 'unexpected error in a resolver');
     return toGraphQLError(new AppError('server_error'), graphQLError);

@@ -9,6 +9,7 @@ import { AppError } from '../errors.js';
 import type { Logger } from '../log.js';
 import type { GraphQLContext } from '../schema/context.js';
 import { createMaskError, normalizeResultErrors } from './graphql-errors.js';
+import { useInputRule } from './input-rule.js';
 import { useCredentialOriginCheck } from './origin-check.js';
 import { requestIdFrom } from './request-id.js';
 
@@ -81,6 +82,7 @@ export function createYogaServer({ schema, config, log, buildContext, notReadyRe
       maxDepthPlugin({ n: limits.maxDepth, ignoreIntrospection: true, propagateOnRejection: false, onReject: [reportTooComplex] }),
       maxAliasesPlugin({ n: limits.maxAliases, propagateOnRejection: false, onReject: [reportTooComplex] }),
       useCredentialOriginCheck(),
+      useInputRule(),
       taxonomy,
     ],
   });

@@ -1,8 +1,10 @@
+import net from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { isDatabaseUnavailable } from '../../src/db/errors.js';
 import { startTestApp, type TestApp } from '../helpers/app.js';
 import { authClient, uniqueEmail } from '../helpers/auth.js';
-import { testDatabaseKind } from '../helpers/database.js';
+import { createPostgresDatabase, testDatabaseKind } from '../helpers/database.js';
+import { signUpUser } from '../helpers/realm.js';
 
 // A database that does not answer in time: callers get 503 unavailable with a retry-after instead of a masked 500.
 
@@ -60,5 +62,79 @@ describe('database unavailable', () => {
 
     expect((await viewer()).status).toBe(200);
     expect((await signIn()).status).toBe(200);
+  });
+});
+
+/** A TCP relay to PostgreSQL that a test can cut (every connection dropped, new ones refused) and restore. */
+async function startRelay(target: { host: string; port: number }) {
+  const sockets = new Set<net.Socket>();
+  const server = net.createServer((client) => {
+    const upstream = net.connect(target.port, target.host);
+    for (const socket of [client, upstream]) {
+      sockets.add(socket);
+      socket.on('error', () => {});
+      socket.on('close', () => sockets.delete(socket));
+    }
+    client.pipe(upstream).pipe(client);
+  });
+  const listen = (port: number) => new Promise<void>((resolve) => server.listen(port, '127.0.0.1', resolve));
+  await listen(0);
+  const { port } = server.address() as net.AddressInfo;
+  return {
+    port,
+    async cut() {
+      await new Promise<void>((resolve) => {
+        server.close(() => resolve());
+        for (const socket of sockets) socket.destroy();
+      });
+    },
+    restore: () => listen(port),
+    close: () => new Promise<void>((resolve) => (server.listening ? server.close(() => resolve()) : resolve())),
+  };
+}
+
+describe.runIf(testDatabaseKind === 'postgres')('a PostgreSQL outage', () => {
+  it('GraphQL answers 503 unavailable like /auth/v1, raw queries through the driver adapter included, then serves again', async () => {
+    const database = await createPostgresDatabase();
+    const url = new URL(database.url);
+    const relay = await startRelay({ host: url.hostname, port: Number(url.port || 5432) });
+    url.port = String(relay.port);
+    const app = await startTestApp({ database: { url: url.toString(), drop: async () => {} }, env: { DATABASE_CONNECT_TIMEOUT_MS: '300' } });
+    try {
+      const user = await signUpUser(app);
+      const graphql = (query: string, variables: Record<string, unknown> = {}) =>
+        fetch(`${app.url}/graphql`, {
+          method: 'POST',
+          headers: { 'content-type': 'application/json', ...user.headers },
+          body: JSON.stringify({ query, variables }),
+        });
+      const signIn = 'mutation($i: SignInInput!) { signIn(input: $i) { user { id } } }';
+      const requests = () => [
+        // The viewer's token state and status are read with raw SQL on every authenticated request.
+        graphql('{ viewer { userId } }'),
+        graphql(signIn, { i: { email: user.email, password: user.password } }),
+        fetch(`${app.url}/auth/v1/token?grant_type=password`, {
+          method: 'POST',
+          headers: { 'content-type': 'application/json', apikey: app.apiKeys().anon },
+          body: JSON.stringify({ email: user.email, password: user.password }),
+        }),
+      ];
+
+      await relay.cut();
+      const answers = await Promise.all(requests());
+      for (const [index, answer] of answers.entries()) {
+        const body = (await answer.json()) as { errors?: Array<{ extensions: Record<string, unknown> }>; error_code?: string };
+        expect(answer.status, `request ${index}: ${JSON.stringify(body)}`).toBe(503);
+        if (body.errors) expect(body.errors[0]!.extensions).toMatchObject({ code: 'unavailable', retryAfterSeconds: 1 });
+      }
+      expect(app.logs.lines.filter((line) => line.msg === 'unexpected error in a resolver')).toEqual([]);
+
+      await relay.restore();
+      for (const answer of await Promise.all(requests())) expect(answer.status).toBe(200);
+    } finally {
+      await app.close();
+      await relay.close();
+      await database.drop();
+    }
   });
 });
