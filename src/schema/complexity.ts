@@ -29,3 +29,12 @@ export function complexityError(kind: ComplexityErrorKind, result: ComplexityRes
   const limit = result[`max${kind}` as 'maxComplexity' | 'maxDepth' | 'maxBreadth'];
   return new AppError('query_too_complex', `The query's cost (${key}) is ${result[key]}, over the limit of ${limit}.`, { [key]: result[key], limit });
 }
+
+/** The most entity representations one request may ask `_entities` to resolve, all its selections together. */
+export const MAX_ENTITY_REPRESENTATIONS = 100;
+
+/** `_entities` resolves each representation: it costs one per representation, and its selections once per representation. */
+export function entitiesComplexity(args: Record<string, unknown>) {
+  const count = Array.isArray(args.representations) ? args.representations.length : 1;
+  return { field: count, multiplier: count };
+}

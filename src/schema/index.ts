@@ -1,5 +1,6 @@
 import { printSubgraphSchema } from '@apollo/subgraph';
 import { builder } from './builder.js';
+import { entitiesComplexity } from './complexity.js';
 import './api-key.js';
 import './admin.js';
 import './audit.js';
@@ -23,6 +24,10 @@ export const schema = builder.toSubGraphSchema({
   linkUrl: 'https://specs.apollo.dev/federation/v2.6',
   federationDirectives: ['@key', '@shareable', '@external', '@requires', '@provides', '@tag', '@inaccessible'],
 });
+
+// The federation plugin adds `_entities` after Pothos has given every field its cost: it gets its own here.
+const entities = schema.getQueryType()?.getFields()._entities;
+if (entities) entities.extensions = { ...entities.extensions, complexity: entitiesComplexity };
 
 /** The SDL committed as schema.graphql: what a gateway composes. */
 export function printSchema(): string {

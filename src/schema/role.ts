@@ -13,7 +13,7 @@ export const RoleRef = builder.prismaObject('Role', {
 
 builder.asEntity(RoleRef, {
   key: builder.selection<{ id: string }>('id'),
-  resolveReference: (role, ctx) => (ctx.viewer ? ctx.prisma.role.findUnique({ where: { id: role.id } }) : null),
+  resolveReference: (role, ctx) => ctx.services.references.role(ctx.caller, role.id),
 });
 
 builder.queryField('roles', (t) =>

@@ -1,7 +1,7 @@
 import { builder } from './builder.js';
 
 export const SignupMode = builder.enumType('SignupMode', {
-  description: 'How users join: CLOSED by invitation only; ALLOWLIST from allowedDomains and verified domains; OPEN everyone (base admin tenant only).',
+  description: 'How users join: CLOSED by invitation only; ALLOWLIST users whose confirmed email is at a domain the tenant verified; OPEN everyone (base admin tenant only).',
   values: { CLOSED: { value: 'closed' }, ALLOWLIST: { value: 'allowlist' }, OPEN: { value: 'open' } } as const,
 });
 
@@ -12,7 +12,7 @@ export const TenantRef = builder.prismaObject('Tenant', {
     slug: t.exposeString('slug'),
     displayName: t.exposeString('displayName'),
     signupMode: t.expose('signupMode', { type: SignupMode }),
-    allowedDomains: t.exposeStringList('allowedDomains', { description: 'Verified email domains that join an ALLOWLIST tenant on sign-in.' }),
+    allowedDomains: t.exposeStringList('allowedDomains', { description: 'Domains listed for ALLOWLIST sign-up; only domains the tenant verified can be listed.' }),
     config: t.expose('config', { type: 'JSON', description: 'The tenant’s settings (see updateTenantConfig for the keys).' }),
     isBaseAdmin: t.exposeBoolean('isBaseAdmin', { description: 'Its admins administer the realm.' }),
     owner: t.relation('owner', { nullable: true }),
@@ -59,7 +59,7 @@ const CreateTenantInput = builder.inputType('CreateTenantInput', {
     displayName: t.string({ required: true }),
     slug: t.string({ required: false, description: 'Derived from the display name when omitted.' }),
     signupMode: t.field({ type: SignupMode, required: false }),
-    allowedDomains: t.stringList({ required: false }),
+    allowedDomains: t.stringList({ required: false, description: 'Only domains the tenant verified (verifyDomain); bad_request domain_not_verified otherwise.' }),
   }),
 });
 const UpdateTenantInput = builder.inputType('UpdateTenantInput', {
@@ -68,7 +68,7 @@ const UpdateTenantInput = builder.inputType('UpdateTenantInput', {
     displayName: t.string({ required: false }),
     slug: t.string({ required: false }),
     signupMode: t.field({ type: SignupMode, required: false }),
-    allowedDomains: t.stringList({ required: false }),
+    allowedDomains: t.stringList({ required: false, description: 'Only domains the tenant verified (verifyDomain); bad_request domain_not_verified otherwise.' }),
   }),
 });
 const UpdateTenantConfigInput = builder.inputType('UpdateTenantConfigInput', {

@@ -45,7 +45,8 @@ export const UserRef = builder.prismaObject('User', {
 
 builder.asEntity(UserRef, {
   key: builder.selection<{ id: string }>('id'),
-  resolveReference: (user, ctx) => ctx.prisma.user.findUnique({ where: { id: user.id }, include: contactSelect({}, ctx) }),
+  // Only for callers who may read the user elsewhere (null otherwise, as for a missing entity).
+  resolveReference: (user, ctx) => ctx.services.references.user(ctx.caller, user.id, { include: contactSelect({}, ctx) }),
 });
 
 type User = import('../generated/prisma/client.js').User;

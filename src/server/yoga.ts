@@ -8,6 +8,8 @@ import type { Config } from '../config.js';
 import { AppError } from '../errors.js';
 import type { Logger } from '../log.js';
 import type { GraphQLContext } from '../schema/context.js';
+import { MAX_ENTITY_REPRESENTATIONS } from '../schema/complexity.js';
+import { useEntityLimits } from './entity-limits.js';
 import { createMaskError, normalizeResultErrors } from './graphql-errors.js';
 import { useInputRule } from './input-rule.js';
 import { useCredentialOriginCheck } from './origin-check.js';
@@ -81,6 +83,7 @@ export function createYogaServer({ schema, config, log, buildContext, notReadyRe
       maxTokensPlugin({ n: limits.maxTokens }),
       maxDepthPlugin({ n: limits.maxDepth, ignoreIntrospection: true, propagateOnRejection: false, onReject: [reportTooComplex] }),
       maxAliasesPlugin({ n: limits.maxAliases, propagateOnRejection: false, onReject: [reportTooComplex] }),
+      useEntityLimits({ maxRepresentations: MAX_ENTITY_REPRESENTATIONS, maxCost: limits.maxCost }),
       useCredentialOriginCheck(),
       useInputRule(),
       taxonomy,

@@ -27,6 +27,7 @@ import { createMemberService } from './members.js';
 import { createRoleService } from './roles.js';
 import { createTenantService } from './tenants.js';
 import { createProvisioning } from './provisioning.js';
+import { createReferenceService } from './references.js';
 import { createInvitationService } from './invitations.js';
 import { viaProvider } from './provider-errors.js';
 
@@ -79,7 +80,7 @@ export function createServices(deps: ServiceDeps) {
       revocations,
       limits,
       tenantClaims,
-      provisioning: createProvisioning({ db: db.prisma, events, realms }),
+      provisioning: createProvisioning({ db: db.prisma, events, realms, autoconfirmsEmail: async () => (await viaProvider(() => provider.settings())).mailer_autoconfirm }),
       switchTenantClaims: config.auth.switchTenantClaims,
       accessTokenTtlSeconds: config.auth.jwt.exp,
       clock,
@@ -90,6 +91,7 @@ export function createServices(deps: ServiceDeps) {
     tenants: createTenantService({ ...realmDeps, clock }),
     members: createMemberService({ ...realmDeps, provider, apiKeyCache: apiKeyAuth }),
     roles: createRoleService(realmDeps),
+    references: createReferenceService({ db: db.prisma, access, realms }),
     otp: createOtpService({ db: db.prisma, events, access, clock, keyEncryptionKey: config.auth.keyEncryptionKey }),
     domains: createDomainService({ db: db.prisma, events, access, realms, clock, verifier: domainVerifier }),
     invitations: createInvitationService({

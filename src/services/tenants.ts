@@ -55,6 +55,25 @@ function assertSignupMode(mode: string | undefined, isBaseAdmin: boolean) {
   }
 }
 
+/**
+ * allowedDomains may only name domains the tenant itself verified (claimDomain,
+ * verifyDomain): listing a domain must never admit its users by assertion alone.
+ * A tenant being created has verified nothing yet.
+ */
+async function assertVerifiedDomains(tx: Tx, tenantId: string | null, domains: string[] | undefined) {
+  if (!domains?.length) return;
+  const verified = tenantId
+    ? new Set((await tx.domain.findMany({ where: { tenantId, domain: { in: domains }, status: 'verified' }, select: { domain: true } })).map((d) => d.domain))
+    : new Set<string>();
+  const index = domains.findIndex((domain) => !verified.has(domain));
+  if (index >= 0) {
+    throw new AppError('bad_request', `allowedDomains: ${domains[index]} is not a domain this tenant has verified (claimDomain, then verifyDomain).`, {
+      field: `allowedDomains.${index}`,
+      reason: 'domain_not_verified',
+    });
+  }
+}
+
 export function createTenantService({ db, events, access, realms, clock }: TenantServiceDeps) {
   async function roleId(tx: Tx, realmId: string, name: string, field: string) {
     const role = await tx.role.findUnique({ where: { realmId_name: { realmId, name } }, select: { id: true } });
@@ -107,6 +126,7 @@ export function createTenantService({ db, events, access, realms, clock }: Tenan
       if (viewer.apiKey) throw new AppError('forbidden', 'API keys cannot create tenants.');
       const data = parseInput(createInput, input);
       assertSignupMode(data.signupMode, false);
+      await assertVerifiedDomains(db, null, data.allowedDomains);
       const realmId = await realms.defaultRealmId();
       const slug = data.slug ?? slugOf(data.displayName);
       try {
@@ -149,6 +169,7 @@ export function createTenantService({ db, events, access, realms, clock }: Tenan
       const changed = Object.fromEntries(Object.entries(change).filter(([, value]) => value !== undefined));
       try {
         return await db.$transaction(async (tx) => {
+          await assertVerifiedDomains(tx, tenantId, data.allowedDomains);
           const updated = await tx.tenant.update({ where: { id: tenantId }, data: changed });
           await events.appendEvent(tx, {
             aggregateType: 'tenant',

@@ -243,19 +243,3 @@ describe('domains', () => {
   });
 });
 
-describe('verified domains and auto-join', () => {
-  it('users at a domain the tenant verified join it at sign-up (ALLOWLIST); not while pending, not for subdomains, not once the tenant is deleted', async () => {
-    const joined = async (email: string) => (await prisma().membership.findMany({ where: { user: { email } }, select: { tenantId: true } })).map((m) => m.tenantId);
-    const tenant = await seedTenant(t, owner.userId);
-    await prisma().tenant.update({ where: { id: tenant.id }, data: { signupMode: 'allowlist' } });
-    const name = uniqueDomain();
-    const domain = await claim(owner, name, 'DNS_TXT', tenant.id);
-    expect(await joined((await signUpUser(t, `early@${name}`)).email)).toEqual([]);
-    publish(domain);
-    await verify(owner, domain.id);
-    expect(await joined((await signUpUser(t, `ann@${name}`)).email)).toEqual([tenant.id]);
-    expect(await joined((await signUpUser(t, `bob@sub.${name}`)).email)).toEqual([]);
-    await prisma().tenant.update({ where: { id: tenant.id }, data: { deletedAt: new Date() } });
-    expect(await joined((await signUpUser(t, `carol@${name}`)).email)).toEqual([]);
-  });
-});

@@ -104,6 +104,8 @@ describe('tenants and tenant(id)', () => {
 describe('updateTenant and updateTenantConfig', () => {
   it('tenant:write updates fields and records what changed', async () => {
     const tenant = await create(ann, { displayName: 'Before' });
+    // allowedDomains names only domains the tenant verified (the domains flow; a fixture here).
+    await t.app.db.prisma.domain.create({ data: { tenantId: tenant.id, domain: 'example.com', method: 'dns_txt', challenge: 'c', status: 'verified', verifiedAt: new Date() } });
     const { body } = await t.execute(
       UpdateTenantDocument,
       { input: { tenantId: tenant.id, displayName: 'After', signupMode: 'ALLOWLIST', allowedDomains: ['Example.COM'] } },
