@@ -21,7 +21,7 @@ import { createDevNotifier, createSmtpNotifier, type Notifier } from './identity
 import { authRoutes } from './server/auth-routes.js';
 import { createApiKeyAuthenticator } from './auth/api-key.js';
 import { requestOriginOf } from './server/origin-check.js';
-import { createViewerResolver } from './auth/context.js';
+import { createAccessTokenCheck, createViewerResolver } from './auth/context.js';
 import { createRevocationList } from './auth/revocation.js';
 import { createTokenVerifier } from './auth/verify.js';
 import { createGotrueIdentity } from './identity/gotrue/identity.js';
@@ -77,6 +77,8 @@ export async function buildApp(config: Config, options: AppOptions = {}) {
     claimsExtension: options.claimsExtension ?? tenantClaims.claimsFor,
     // Every route that creates a user (/auth/v1, GraphQL, admin, id_token) mirrors it in the same transaction.
     onUserCreated: (tx, user) => services.mirror.recordCreated(tx, user),
+    // /auth/v1 accepts a Bearer token exactly as GraphQL does.
+    acceptAccessToken: (token) => accessTokens.accept(token),
   });
   const identity = gotrue ?? engine!;
   // The embedded engine's sessions are in idgraph's database: a token of an ended session is refused.
@@ -106,24 +108,26 @@ export async function buildApp(config: Config, options: AppOptions = {}) {
     // Platform tokens are signed with the embedded engine's keys; with GoTrue, exchangeApiKey is unavailable.
     signToken: engine ? (claims) => engine.keys.sign(claims) : null,
   });
-  const resolveViewer = createViewerResolver({
-    verifier: createTokenVerifier({
-      audience: config.auth.jwt.aud,
-      leewaySeconds: config.auth.jwt.leewaySeconds,
-      clock,
-      ...(engine
-        ? { issuer: config.auth.jwt.issuer, algorithms: ['ES256'], keys: { kind: 'local', jwks: () => engine.keys.jwks() } }
-        : {
-            issuer: config.gotrue!.issuer,
-            // The asymmetric algorithms GoTrue signs with (GOTRUE.md §4); HS256 only with the legacy secret.
-            algorithms: ['RS256', 'ES256', 'EdDSA', 'RS512', 'ES512'],
-            keys: { kind: 'remote', url: config.gotrue!.jwksUrl, timeoutMs: config.gotrue!.timeouts.headersMs },
-            hs256Secret: config.gotrue!.jwtSecret,
-          }),
-    }),
-    revocations,
-    apiKeys: apiKeyAuth,
+  const verifier = createTokenVerifier({
+    audience: config.auth.jwt.aud,
+    leewaySeconds: config.auth.jwt.leewaySeconds,
+    clock,
+    ...(engine
+      ? {
+          issuer: config.auth.jwt.issuer,
+          algorithms: ['ES256'],
+          keys: { kind: 'local', jwks: () => engine.keys.jwks(), reload: () => engine.keys.reloadForUnknownKid() },
+        }
+      : {
+          issuer: config.gotrue!.issuer,
+          // The asymmetric algorithms GoTrue signs with (GOTRUE.md §4); HS256 only with the legacy secret.
+          algorithms: ['RS256', 'ES256', 'EdDSA', 'RS512', 'ES512'],
+          keys: { kind: 'remote', url: config.gotrue!.jwksUrl, timeoutMs: config.gotrue!.timeouts.headersMs },
+          hs256Secret: config.gotrue!.jwtSecret,
+        }),
   });
+  const accessTokens = createAccessTokenCheck({ verifier, revocations });
+  const resolveViewer = createViewerResolver({ verifier, accessTokens, apiKeys: apiKeyAuth });
 
   // Until migrations and bootstrap succeed, GraphQL answers 503 and /readyz says why.
   let notReadyReason: string | null = 'starting';
@@ -134,6 +138,7 @@ export async function buildApp(config: Config, options: AppOptions = {}) {
     config,
     log,
     notReadyReason: readiness,
+    origins: services.origins,
     buildContext: async (initial, requestId) => {
       // HTTP and SSE carry the token in Authorization; graphql-ws in connectionParams (checked per operation).
       const authorization =

@@ -11,8 +11,8 @@ import { AppError, type ErrorCode } from '../errors.js';
 import type { AccessTokenClaims } from '../identity/types.js';
 
 export type KeySource =
-  /** The embedded engine's keys, read in process. */
-  | { kind: 'local'; jwks: () => JSONWebKeySet }
+  /** The embedded engine's keys, read in process; `reload` once when a kid is unknown (another replica rotated). */
+  | { kind: 'local'; jwks: () => JSONWebKeySet; reload?: () => Promise<boolean> }
   /** A GoTrue JWKS URL, fetched and cached (with a cooldown after a miss). */
   | { kind: 'remote'; url: string; cacheMaxAgeMs?: number; cooldownMs?: number; timeoutMs?: number };
 
@@ -37,7 +37,8 @@ function classify(error: unknown): AppError {
   if (error instanceof errors.JWTClaimValidationFailed) {
     if (error.claim === 'iss') return fail('wrong_issuer', error);
     if (error.claim === 'aud') return fail('wrong_audience', error);
-    if (error.claim === 'nbf' || error.claim === 'iat') return fail('not_yet_valid', error);
+    // A missing or non-numeric nbf/iat is malformed; one in the future is not_yet_valid.
+    if ((error.claim === 'nbf' || error.claim === 'iat') && error.reason === 'check_failed') return fail('not_yet_valid', error);
     return fail('malformed', error);
   }
   if (error instanceof errors.JWKSNoMatchingKey || error instanceof errors.JWKSMultipleMatchingKeys) return fail('unknown_kid', error);
@@ -50,8 +51,11 @@ function classify(error: unknown): AppError {
 }
 
 /**
- * Verifies idgraph / GoTrue access tokens with jose: pinned algorithms, issuer,
- * audience and a clock-skew leeway. Every failure is one taxonomy code.
+ * Verifies idgraph / GoTrue access tokens with jose: pinned algorithms and key
+ * ids, issuer, audience, required sub, exp and iat, and one clock-skew leeway
+ * (`leewaySeconds`) for exp, nbf and iat alike: a token issued further in the
+ * future than that is not_yet_valid. Every failure is one taxonomy code. The
+ * same verifier serves GraphQL and the embedded engine's /auth/v1 routes.
  */
 export function createTokenVerifier(options: TokenVerifierOptions) {
   // Local keys: jose imports a key set once; a new set (after a rotation) is imported once again.
@@ -93,9 +97,20 @@ export function createTokenVerifier(options: TokenVerifierOptions) {
           audience: options.audience,
           clockTolerance: options.leewaySeconds,
           currentDate: new Date(options.clock()),
-          requiredClaims: ['sub', 'exp'],
+          requiredClaims: ['sub', 'exp', 'iat'],
         };
-        const { payload } = symmetric ? await jwtVerify(token, secret, verifyOptions) : await jwtVerify(token, getKey, verifyOptions);
+        const verifyWithKeys = async () => {
+          try {
+            return await jwtVerify(token, getKey, verifyOptions);
+          } catch (error) {
+            const reload = options.keys.kind === 'local' ? options.keys.reload : undefined;
+            if (error instanceof errors.JWKSNoMatchingKey && reload && (await reload())) return jwtVerify(token, getKey, verifyOptions);
+            throw error;
+          }
+        };
+        const { payload } = symmetric ? await jwtVerify(token, secret, verifyOptions) : await verifyWithKeys();
+        // jose checks iat only against a maximum age: a token from the future would otherwise pass.
+        if ((payload.iat as number) > options.clock() / 1000 + options.leewaySeconds) throw fail('not_yet_valid');
         return payload as unknown as AccessTokenClaims;
       } catch (error) {
         throw classify(error);

@@ -10,6 +10,8 @@ import type { Logger } from '../log.js';
 import type { GraphQLContext } from '../schema/context.js';
 import { MAX_ENTITY_REPRESENTATIONS } from '../schema/complexity.js';
 import { useEntityLimits } from './entity-limits.js';
+import type { OriginService } from '../services/origins.js';
+import { useGraphqlCors } from './cors.js';
 import { createMaskError, normalizeResultErrors } from './graphql-errors.js';
 import { useInputRule } from './input-rule.js';
 import { useCredentialOriginCheck } from './origin-check.js';
@@ -25,6 +27,8 @@ export interface YogaDeps {
   buildContext: (initial: YogaInitialContext & Record<string, unknown>, requestId: string) => Promise<GraphQLContext> | GraphQLContext;
   /** Null when ready; otherwise why GraphQL cannot be served yet. */
   notReadyReason: () => string | null;
+  /** The realm's origin allowlist, which decides CORS. */
+  origins: Pick<OriginService, 'corsAccess'>;
 }
 
 // Armor's validation rules report through onReject so the error carries our code.
@@ -43,7 +47,7 @@ function yogaLogger(log: Logger) {
   return { debug: at('debug'), info: at('info'), warn: at('warn'), error: at('debug') };
 }
 
-export function createYogaServer({ schema, config, log, buildContext, notReadyReason }: YogaDeps) {
+export function createYogaServer({ schema, config, log, buildContext, notReadyReason, origins }: YogaDeps) {
   const limits = config.graphql;
   const readinessGate: Plugin = {
     onRequest({ url, endResponse, fetchAPI }) {
@@ -74,10 +78,13 @@ export function createYogaServer({ schema, config, log, buildContext, notReadyRe
     landingPage: false,
     graphiql: limits.graphiql ? { title: 'idgraph', headers: JSON.stringify({ 'x-graphql-yoga-csrf': '1' }) } : false,
     logging: yogaLogger(log.child({ component: 'yoga' })),
+    // Yoga's own CORS reflects every Origin with credentials; useGraphqlCors asks the allowlist instead.
+    cors: false,
     maskedErrors: { maskError: createMaskError(log) },
     // Introspection stays on: federation gateways and codegen read the schema.
     context: (initial) => buildContext(initial, requestIdFrom(initial.request?.headers.get('x-request-id'))),
     plugins: [
+      useGraphqlCors(origins),
       readinessGate,
       useCSRFPrevention({ requestHeaders: ['x-graphql-yoga-csrf', 'apollo-require-preflight'] }),
       maxTokensPlugin({ n: limits.maxTokens }),

@@ -162,6 +162,19 @@ export function createOriginService({ db, events, access, realms, clock, cacheTt
       }
       if (request.fetchSite !== null && request.fetchMode !== 'navigate') throw new AppError('missing_origin');
     },
+
+    /**
+     * Which page may read GraphQL answers (CORS). With an empty allowlist any
+     * page may, without credentials, so cookies (of a proxy in front of idgraph,
+     * say) never ride along cross-site; otherwise only a page whose host is
+     * listed, with credentials.
+     */
+    async corsAccess(origin: string): Promise<'any' | 'listed' | 'none'> {
+      const allowed = await allowlist(await realms.defaultRealmId());
+      if (allowed.size === 0) return 'any';
+      const host = hostOf(origin);
+      return host && allowed.has(host) ? 'listed' : 'none';
+    },
   };
 }
 

@@ -101,6 +101,43 @@ describe('access-token verification taxonomy', () => {
     });
   }
 
+  it('requires exp, iat and iss; an iat beyond the clock-skew leeway (30 s here) is not_yet_valid, on every key path', async () => {
+    const year = 365 * 24 * 3600;
+    for (const iat of [seconds + year, seconds + 600, seconds + 31]) {
+      expect(await codeOf(verifier().verify(await mint({ claims: { iat, exp: iat + 3600 } }))), `iat now+${iat - seconds}`).toBe('not_yet_valid');
+    }
+    expect(await codeOf(verifier().verify(await mint({ claims: { iat: seconds + 20 } })))).toBe('accepted');
+    expect(await codeOf(verifier().verify(await mint({ claims: { exp: undefined } })))).toBe('malformed');
+    expect(await codeOf(verifier().verify(await mint({ claims: { iat: undefined } })))).toBe('malformed');
+    expect(await codeOf(verifier().verify(await mint({ claims: { iat: String(seconds) } })))).toBe('malformed');
+    expect(await codeOf(verifier().verify(await mint({ claims: { iss: undefined } })))).toBe('wrong_issuer');
+    const secret = 's'.repeat(40);
+    const legacy = await mint({ alg: 'HS256', key: new TextEncoder().encode(secret), claims: { iat: seconds + year, exp: seconds + year + 3600 } });
+    expect(await codeOf(verifier({ hs256Secret: secret }).verify(legacy))).toBe('not_yet_valid');
+    const remote = verifier({ keys: { kind: 'remote', url: jwksUrl } });
+    expect(await codeOf(remote.verify(await mint({ claims: { iat: seconds + year, exp: seconds + year + 3600 } })))).toBe('not_yet_valid');
+  });
+
+  it('local keys: an unknown kid reloads the key set once (another replica rotated), then verifies or is unknown_kid', async () => {
+    let set: JSONWebKeySet = { keys: [] };
+    let reloads = 0;
+    const local = verifier({
+      keys: {
+        kind: 'local',
+        jwks: () => set,
+        reload: async () => {
+          reloads += 1;
+          set = jwks;
+          return true;
+        },
+      },
+    });
+    expect(await codeOf(local.verify(await mint()))).toBe('accepted');
+    expect(reloads).toBe(1);
+    expect(await codeOf(local.verify(await mint({ kid: 'k-unknown' })))).toBe('unknown_kid');
+    expect(reloads).toBe(2);
+  });
+
   it('HS256 is accepted only with a configured legacy secret', async () => {
     const secret = 's'.repeat(40);
     const token = await mint({ alg: 'HS256', key: new TextEncoder().encode(secret) });

@@ -3,6 +3,7 @@ import type { Prisma, PrismaClient } from '../../generated/prisma/client.js';
 import { ProviderError, providerErrors } from '../errors.js';
 import type { Notifier } from '../notifier.js';
 import type { IdentityProvider, LogoutScope } from '../provider.js';
+import type { AccessTokenClaims } from '../types.js';
 import { createAccounts, pkceMethodFor, type UserCreatedHook } from './accounts.js';
 import { createAdmin } from './admin.js';
 import { createSecretBox } from './crypto.js';
@@ -25,15 +26,17 @@ export interface EmbeddedDeps {
   print: (text: string) => void;
   claimsExtension?: ClaimsExtension;
   onUserCreated?: UserCreatedHook;
+  /** The verifier and denylist check GraphQL applies to a Bearer token too; failures are taxonomy AppErrors. */
+  acceptAccessToken: (token: string) => Promise<AccessTokenClaims>;
 }
 
 const ADMIN_ROLES = new Set(['service_role', 'supabase_admin']);
 const TEN_YEARS = 10 * 365 * 24 * 3600;
 
-export function createEmbeddedEngine({ db, auth, notifier, clock, version, print, claimsExtension, onUserCreated }: EmbeddedDeps) {
+export function createEmbeddedEngine({ db, auth, notifier, clock, version, print, claimsExtension, onUserCreated, acceptAccessToken }: EmbeddedDeps) {
   const box = createSecretBox(auth.keyEncryptionKey);
   const keys = createKeyStore({ db, box });
-  const sessions = createSessionManager({ db, keys, auth, clock, claimsExtension });
+  const sessions = createSessionManager({ db, keys, auth, clock, claimsExtension, acceptAccessToken });
   const otp = createOtpManager({ db, auth, notifier, clock });
   const pkce = createPkce({ db, clock });
   const accounts = createAccounts({ db, auth, sessions, otp, pkce, clock, onUserCreated });

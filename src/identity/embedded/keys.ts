@@ -102,7 +102,14 @@ export function createKeyStore({ db, box }: { db: PrismaClient; box: SecretBox }
       return signJws(key.signer, claims);
     },
 
-    /** Verifies a token signed by one of the keys (reloading once if the kid is new: another replica rotated). */
+    /** Reloads the keys when a token names a kid not seen here (another replica rotated), at most once a second. */
+    async reloadForUnknownKid(): Promise<boolean> {
+      if (Date.now() - loadedAt <= 1000) return false;
+      await load();
+      return true;
+    },
+
+    /** Verifies a token signed by one of the keys (reloading once if the kid is new). */
     async verify(token: string, options: { issuer?: string; audience?: string; clockToleranceSeconds?: number } = {}) {
       const attempt = () =>
         jwtVerify(token, createLocalJWKSet(this.jwks()), {
@@ -114,10 +121,7 @@ export function createKeyStore({ db, box }: { db: PrismaClient; box: SecretBox }
       try {
         return await attempt();
       } catch (error) {
-        if ((error as { code?: string }).code === 'ERR_JWKS_NO_MATCHING_KEY' && Date.now() - loadedAt > 1000) {
-          await load();
-          return attempt();
-        }
+        if ((error as { code?: string }).code === 'ERR_JWKS_NO_MATCHING_KEY' && (await this.reloadForUnknownKid())) return attempt();
         throw error;
       }
     },

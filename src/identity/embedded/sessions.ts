@@ -1,6 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import type { AuthConfig } from '../../config.js';
 import { type AuthSession, Prisma, type PrismaClient } from '../../generated/prisma/client.js';
+import { AppError } from '../../errors.js';
 import { ProviderError, providerErrors } from '../errors.js';
 import type { AccessTokenClaims, AccessTokenResponse, AmrEntry, RequestMeta } from '../types.js';
 import { randomUrlToken, sha256Hex } from '../../crypto.js';
@@ -32,6 +33,8 @@ export interface SessionDeps {
   auth: AuthConfig;
   clock: () => number;
   claimsExtension?: ClaimsExtension;
+  /** The access-token check GraphQL applies too (verifier, denylist). */
+  acceptAccessToken: (token: string) => Promise<AccessTokenClaims>;
 }
 
 export interface Authenticated {
@@ -40,13 +43,20 @@ export interface Authenticated {
   user: UserRow;
 }
 
+/** GoTrue's answer to a Bearer token the access-token check refused; an outage (503) stays what it is. */
+function refusedToken(error: unknown): unknown {
+  if (!(error instanceof AppError)) return error;
+  if (error.code === 'token_revoked') return providerErrors.sessionNotFound();
+  return error.status === 401 ? providerErrors.badJwt(`invalid JWT: ${error.message}`) : error;
+}
+
 /** Newest first, one entry per method: a repeat moves the method to the front with a new timestamp. */
 export function addAmr(amr: AmrEntry[], method: string, now: number, provider?: string): AmrEntry[] {
   const entry: AmrEntry = { method, timestamp: Math.floor(now / 1000), ...(provider ? { provider } : {}) };
   return [entry, ...amr.filter((e) => e.method !== method)];
 }
 
-export function createSessionManager({ db, keys, auth, clock, claimsExtension }: SessionDeps) {
+export function createSessionManager({ db, keys, auth, clock, claimsExtension, acceptAccessToken }: SessionDeps) {
   async function newRefreshToken(tx: Tx, session: { id: string; userId: string }, parentHash: string | null) {
     const token = randomUrlToken(24);
     await tx.authRefreshToken.create({ data: { tokenHash: sha256Hex(token), parentHash, userId: session.userId, sessionId: session.id } });
@@ -226,9 +236,9 @@ export function createSessionManager({ db, keys, auth, clock, claimsExtension }:
       if (!accessToken) throw providerErrors.noAuthorization();
       let claims: AccessTokenClaims;
       try {
-        claims = (await keys.verify(accessToken, { audience: auth.jwt.aud })).payload as unknown as AccessTokenClaims;
-      } catch {
-        throw providerErrors.badJwt();
+        claims = await acceptAccessToken(accessToken);
+      } catch (error) {
+        throw refusedToken(error);
       }
       if (!claims.sub || !claims.session_id) throw providerErrors.badJwt('invalid claim: missing sub or session_id');
       const user = await db.authUser.findUnique({ where: { id: claims.sub }, include: userInclude });
