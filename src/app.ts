@@ -79,6 +79,7 @@ export async function buildApp(config: Config, options: AppOptions = {}) {
     onUserCreated: (tx, user) => services.mirror.recordCreated(tx, user),
     // /auth/v1 accepts a Bearer token exactly as GraphQL does.
     acceptAccessToken: (token) => accessTokens.accept(token),
+    log,
   });
   const identity = gotrue ?? engine!;
   // The embedded engine's sessions are in idgraph's database: a token of an ended session is refused.
@@ -310,6 +311,7 @@ export async function buildApp(config: Config, options: AppOptions = {}) {
       await ws.close();
       if (http.server.listening) await http.close(config.http.shutdownTimeoutMs);
       await yoga.dispose();
+      await engine?.settled();
       await apiKeyAuth.stop().catch((error: unknown) => log.warn({ err: error }, 'api key last_used_at not written at shutdown'));
       await gotrue?.close();
       await cleanup.stop();

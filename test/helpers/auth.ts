@@ -34,6 +34,8 @@ export const uniqueEmail = (tag = 'user') => `${tag}-${Date.now()}-${counter++}@
 
 /** The newest message the dev notifier stored for a recipient, and the code in it. */
 export async function lastMessage(t: TestApp, recipient: string) {
+  // Codes requested by address are sent after the answer.
+  await t.app.engine?.settled();
   const message = await t.app.db.prisma.authMessage.findFirst({ where: { recipient }, orderBy: { createdAt: 'desc' } });
   if (!message) throw new Error(`no message for ${recipient}`);
   // Links carry PUBLIC_URL (localhost:4000 by default); the test server listens on a random port.

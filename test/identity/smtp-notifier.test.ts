@@ -35,6 +35,7 @@ describe('SMTP notifier (NOTIFIER=smtp)', () => {
   it('mails the sign-in code and stores nothing in auth_messages', async () => {
     const email = uniqueEmail('smtp');
     expect((await authClient(t).signInWithOtp({ email })).error).toBeNull();
+    await t.app.engine!.settled();
     const mail = received.find((m) => m.to.includes(email));
     expect(mail?.data).toMatch(/Your code is \d{6}/);
     expect(mail?.data).toContain('From: idgraph <auth@example.com>');

@@ -3,6 +3,7 @@ import type { AuthConfig } from '../../config.js';
 import { Prisma, type PrismaClient } from '../../generated/prisma/client.js';
 import { ProviderError } from '../errors.js';
 import type { AccessTokenResponse, OtpType, RequestMeta, User } from '../types.js';
+import type { AfterAnswer } from './after-answer.js';
 import type { OtpManager, TokenType } from './otp.js';
 import { type Pkce, type PkceChallenge, pkceFrom } from './pkce.js';
 import { assertPasswordAcceptable, hashPassword, verifyPassword } from './passwords.js';
@@ -21,6 +22,8 @@ export interface AccountDeps {
   clock: () => number;
   /** Runs inside the transaction that creates a user (idgraph mirrors the user there). */
   onUserCreated?: UserCreatedHook;
+  /** Where codes requested by address are issued and sent, so the answer is the same for every address. */
+  afterAnswer: AfterAnswer;
 }
 
 /** The new user as the rest of idgraph sees it. */
@@ -63,8 +66,26 @@ async function findByContact(db: PrismaClient | Tx, contact: { email: string } |
 
 const withVerified = (data: unknown, key: 'email_verified' | 'phone_verified') => mergeMetadata(data, { [key]: true });
 
-export function createAccounts({ db, auth, sessions, otp, pkce, clock, onUserCreated }: AccountDeps) {
+const isSendTooSoon = (error: unknown) =>
+  error instanceof ProviderError && (error.errorCode === 'over_email_send_rate_limit' || error.errorCode === 'over_sms_send_rate_limit');
+
+export function createAccounts({ db, auth, sessions, otp, pkce, clock, onUserCreated, afterAnswer }: AccountDeps) {
   const now = () => new Date(clock());
+
+  /**
+   * A code requested by address: looked up, issued and sent after the answer, which
+   * never says whether the address has an account. A second request within
+   * AUTH_MAX_FREQUENCY sends nothing (the first code stays valid), for known and
+   * unknown addresses alike, instead of a 429 that only an account could earn.
+   */
+  function sendLater(work: () => Promise<unknown>, contact: { email: string } | { phone: string }): { message_id?: string } {
+    afterAnswer.run(() =>
+      work().catch((error: unknown) => {
+        if (!isSendTooSoon(error)) throw error;
+      }),
+    );
+    return 'phone' in contact ? { message_id: randomUUID() } : {};
+  }
 
   /** Creates a user with its email or phone identity, in one transaction. */
   async function createUser(tx: Tx, input: NewUser): Promise<UserRow> {
@@ -233,52 +254,57 @@ export function createAccounts({ db, auth, sessions, otp, pkce, clock, onUserCre
     async sendOtp(body: Record<string, unknown>, redirectTo?: string): Promise<{ message_id?: string }> {
       const contact = contactOf(body);
       const challenge = pkceFrom(body);
-      const createUserAllowed = body.create_user !== false;
-      let user = await findByContact(db, contact);
-      if (!user) {
-        if (!createUserAllowed || auth.disableSignup) throw new ProviderError(422, 'otp_disabled', 'Signups not allowed for otp');
-        const data = (body.data && typeof body.data === 'object' ? body.data : {}) as Record<string, unknown>;
-        user = await db.$transaction((tx) => createUser(tx, { ...contact, userMetadata: data }));
-      }
-      const relatesTo = 'email' in contact ? contact.email : contact.phone;
-      const confirmed = 'email' in contact ? user.emailConfirmedAt : user.phoneConfirmedAt;
-      // Email: unconfirmed users get a confirmation, confirmed ones a magic link. Phone: always an SMS code.
-      const sent =
-        'email' in contact && confirmed
-          ? await issueLink(user, 'recovery', relatesTo, 'magiclink', challenge, redirectTo)
-          : await sendConfirmation(user, contact, challenge, redirectTo);
-      return 'phone' in contact ? { message_id: sent.messageId } : {};
+      // Unknown addresses that may not sign up get the same answer and no message (GoTrue says otp_disabled).
+      const createUserAllowed = body.create_user !== false && !auth.disableSignup;
+      const data = (body.data && typeof body.data === 'object' ? body.data : {}) as Record<string, unknown>;
+      return sendLater(async () => {
+        let user = await findByContact(db, contact);
+        if (!user) {
+          if (!createUserAllowed) return;
+          user = await db.$transaction((tx) => createUser(tx, { ...contact, userMetadata: data }));
+        }
+        const relatesTo = 'email' in contact ? contact.email : contact.phone;
+        const confirmed = 'email' in contact ? user.emailConfirmedAt : user.phoneConfirmedAt;
+        // Email: unconfirmed users get a confirmation, confirmed ones a magic link. Phone: always an SMS code.
+        if ('email' in contact && confirmed) await issueLink(user, 'recovery', relatesTo, 'magiclink', challenge, redirectTo);
+        else await sendConfirmation(user, contact, challenge, redirectTo);
+      }, contact);
     },
 
     /** /recover: answers {} for unknown addresses too. */
     async recover(body: Record<string, unknown>, redirectTo?: string): Promise<Record<string, never>> {
       const email = normalizeEmail(body.email);
-      const user = await findByContact(db, { email });
-      if (user) await issueLink(user, 'recovery', email, 'recovery', pkceFrom(body), redirectTo);
+      const challenge = pkceFrom(body);
+      sendLater(async () => {
+        const user = await findByContact(db, { email });
+        if (user) await issueLink(user, 'recovery', email, 'recovery', challenge, redirectTo);
+      }, { email });
       return {};
     },
 
-    /** /resend: unknown or already-confirmed addresses get {} too. */
+    /** /resend: unknown or already-confirmed addresses get the same answer. */
     async resend(body: Record<string, unknown>, redirectTo?: string): Promise<{ message_id?: string }> {
       const type = String(body.type ?? '');
       if (!['signup', 'email_change', 'sms', 'phone_change'].includes(type)) {
         throw new ProviderError(400, 'validation_failed', 'Missing one of these types: signup, email_change, sms, phone_change');
       }
       const contact = contactOf(body);
-      if (type === 'signup' || type === 'sms') {
-        const user = await findByContact(db, contact);
-        const confirmed = user && ('email' in contact ? user.emailConfirmedAt : user.phoneConfirmedAt);
-        if (!user || confirmed) return {};
-        const sent = await sendConfirmation(user, contact, pkceFrom(body), redirectTo);
-        return 'phone' in contact ? { message_id: sent.messageId } : {};
-      }
-      const user = await db.authUser.findFirst({
-        where: 'email' in contact ? { newEmail: contact.email } : { newPhone: contact.phone },
-        include: userInclude,
-      });
-      if (!user) return {};
-      const sent = await otp.issue(user, type === 'email_change' ? 'email_change_new' : 'phone_change', 'email' in contact ? contact.email : contact.phone, type, { redirectTo });
-      return 'phone' in contact ? { message_id: sent.messageId } : {};
+      const challenge = pkceFrom(body);
+      return sendLater(async () => {
+        if (type === 'signup' || type === 'sms') {
+          const user = await findByContact(db, contact);
+          const confirmed = user && ('email' in contact ? user.emailConfirmedAt : user.phoneConfirmedAt);
+          if (user && !confirmed) await sendConfirmation(user, contact, challenge, redirectTo);
+          return;
+        }
+        const user = await db.authUser.findFirst({
+          where: 'email' in contact ? { newEmail: contact.email } : { newPhone: contact.phone },
+          include: userInclude,
+        });
+        if (user) {
+          await otp.issue(user, type === 'email_change' ? 'email_change_new' : 'phone_change', 'email' in contact ? contact.email : contact.phone, type, { redirectTo });
+        }
+      }, contact);
     },
 
     /** /verify: consumes a code or link token and signs the user in (amr otp). */

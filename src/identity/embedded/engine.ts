@@ -1,11 +1,13 @@
 import type { AuthConfig } from '../../config.js';
 import type { Prisma, PrismaClient } from '../../generated/prisma/client.js';
 import { ProviderError, providerErrors } from '../errors.js';
+import type { Logger } from '../../log.js';
 import type { Notifier } from '../notifier.js';
 import type { IdentityProvider, LogoutScope } from '../provider.js';
 import type { AccessTokenClaims } from '../types.js';
 import { createAccounts, pkceMethodFor, type UserCreatedHook } from './accounts.js';
 import { createAdmin } from './admin.js';
+import { createAfterAnswer } from './after-answer.js';
 import { createSecretBox } from './crypto.js';
 import { isApiKey } from '../api-keys.js';
 import { createIdTokenGrant } from './id-token.js';
@@ -26,6 +28,8 @@ export interface EmbeddedDeps {
   print: (text: string) => void;
   claimsExtension?: ClaimsExtension;
   onUserCreated?: UserCreatedHook;
+  /** Where failures of work done after an answer (sending a requested code) are reported. */
+  log: Logger;
   /** The verifier and denylist check GraphQL applies to a Bearer token too; failures are taxonomy AppErrors. */
   acceptAccessToken: (token: string) => Promise<AccessTokenClaims>;
 }
@@ -33,13 +37,14 @@ export interface EmbeddedDeps {
 const ADMIN_ROLES = new Set(['service_role', 'supabase_admin']);
 const TEN_YEARS = 10 * 365 * 24 * 3600;
 
-export function createEmbeddedEngine({ db, auth, notifier, clock, version, print, claimsExtension, onUserCreated, acceptAccessToken }: EmbeddedDeps) {
+export function createEmbeddedEngine({ db, auth, notifier, clock, version, print, claimsExtension, onUserCreated, acceptAccessToken, log }: EmbeddedDeps) {
   const box = createSecretBox(auth.keyEncryptionKey);
   const keys = createKeyStore({ db, box });
   const sessions = createSessionManager({ db, keys, auth, clock, claimsExtension, acceptAccessToken });
   const otp = createOtpManager({ db, auth, notifier, clock });
   const pkce = createPkce({ db, clock });
-  const accounts = createAccounts({ db, auth, sessions, otp, pkce, clock, onUserCreated });
+  const afterAnswer = createAfterAnswer((error) => log.error({ err: error }, 'sending a requested code failed'));
+  const accounts = createAccounts({ db, auth, sessions, otp, pkce, clock, onUserCreated, afterAnswer });
   const mfa = createMfa({ db, auth, sessions, box, notifier, clock });
   const admin = createAdmin({ db, auth, accounts, otp, clock });
   const idToken = createIdTokenGrant({ db, auth, accounts, sessions, clock });
@@ -238,6 +243,8 @@ export function createEmbeddedEngine({ db, auth, notifier, clock, version, print
     /** True when `value` is the anon or the service-role key (the gateway's apikey check). */
     isApiKey: (value: string | null) => isApiKey(value, apiKeys),
     apiKeys: () => ({ ...apiKeys }),
+    /** Resolves when every code requested by address has been issued and sent (they go after the answer). */
+    settled: () => afterAnswer.settled(),
   };
 }
 

@@ -53,25 +53,33 @@ export function createOtpManager({ db, auth, notifier, clock }: OtpDeps) {
     ): Promise<{ otp: string; tokenHash: string; messageId?: string }> {
       const tx = options.tx ?? db;
       const column = sentAtColumn[tokenType];
-      const lastSent = user[column] as Date | null | undefined;
-      const waitMs = lastSent ? lastSent.getTime() + auth.otp.maxFrequencySeconds * 1000 - clock() : 0;
-      if (options.deliver !== false && waitMs > 0) {
-        const email = relatesTo.includes('@');
-        throw new ProviderError(
+      const sentAt = new Date(clock());
+      const tooSoon = (lastSent: Date | null | undefined) => {
+        const waitSeconds = Math.max(1, Math.ceil(((lastSent?.getTime() ?? sentAt.getTime()) + auth.otp.maxFrequencySeconds * 1000 - clock()) / 1000));
+        return new ProviderError(
           429,
-          email ? 'over_email_send_rate_limit' : 'over_sms_send_rate_limit',
-          `For security purposes, you can only request this after ${Math.ceil(waitMs / 1000)} seconds.`,
-          { retryAfterSeconds: Math.ceil(waitMs / 1000) },
+          relatesTo.includes('@') ? 'over_email_send_rate_limit' : 'over_sms_send_rate_limit',
+          `For security purposes, you can only request this after ${waitSeconds} seconds.`,
+          { retryAfterSeconds: waitSeconds },
         );
-      }
+      };
+      const lastSent = user[column] as Date | null | undefined;
+      const limited = options.deliver !== false && auth.otp.maxFrequencySeconds > 0;
+      if (limited && lastSent && lastSent.getTime() + auth.otp.maxFrequencySeconds * 1000 > clock()) throw tooSoon(lastSent);
+      // The send time is claimed in one conditional statement, so two requests at once cannot both send.
+      const cutoff = new Date(clock() - auth.otp.maxFrequencySeconds * 1000);
+      const { count } = await tx.authUser.updateMany({
+        where: { id: user.id, ...(limited ? { OR: [{ [column]: null }, { [column]: { lte: cutoff } }] } : {}) } as Prisma.AuthUserWhereInput,
+        data: { [column]: sentAt },
+      });
+      if (count === 0 && limited) throw tooSoon(null);
       const otp = numericOtp(auth.otp.length);
       const tokenHash = gotrueTokenHash(relatesTo, otp);
       await tx.authOneTimeToken.upsert({
         where: { userId_tokenType: { userId: user.id, tokenType } },
         create: { userId: user.id, tokenType, tokenHash, relatesTo },
-        update: { tokenHash, relatesTo, createdAt: new Date(clock()) },
+        update: { tokenHash, relatesTo, createdAt: sentAt },
       });
-      await tx.authUser.update({ where: { id: user.id }, data: { [column]: new Date(clock()) } });
       if (options.deliver === false) return { otp, tokenHash };
       const redirect = redirectTarget(auth, options.redirectTo)?.href;
       const link = `${auth.publicUrl}/auth/v1/verify?token=${options.linkPrefix ?? ''}${tokenHash}&type=${kind}${redirect ? `&redirect_to=${encodeURIComponent(redirect)}` : ''}`;
