@@ -6,7 +6,8 @@ import type { AccessTokenResponse, RequestMeta } from '../identity/types.js';
 import { redirectTarget } from '../identity/embedded/redirects.js';
 import type { Logger } from '../log.js';
 import type { RequestOrigin } from '../services/origins.js';
-import type { RateLimit } from '../services/rate-limits.js';
+import type { AttemptSubject, AuthAction, AuthRateLimits } from '../services/auth-rate-limits.js';
+import { canonicalUuid } from '../uuid.js';
 import { type AuthAnswer, type AuthAnswerRecording, bearerOf } from './auth-answer.js';
 import { sendProviderError } from './auth-errors.js';
 import { readJsonObject } from './body.js';
@@ -20,7 +21,8 @@ export interface AuthRouteDeps extends AuthAnswerRecording {
   isApiKey: (value: string | null) => boolean;
   /** The realm's origin allowlist: throws realm_origin_mismatch or missing_origin for a browser page it refuses. */
   checkOrigin: (request: RequestOrigin) => Promise<void>;
-  limits: { otp: RateLimit; verify: RateLimit; token: RateLimit };
+  /** The same policy GraphQL applies to the same actions. */
+  limits: Pick<AuthRateLimits, 'perIp' | 'perIdentifier'>;
   bodyLimitBytes: number;
   log: Logger;
   /** Null when ready; otherwise why the engine cannot answer yet (migrations, database). */
@@ -45,9 +47,34 @@ interface Route {
   pattern: RegExp;
   /** Reachable without the apikey header: links opened from emails, public metadata. */
   open?: boolean;
-  limit?: keyof AuthRouteDeps['limits'];
+  /** What a request costs (auth-rate-limits.ts): its action, counted per IP first, then who it is about. */
+  limit?: { action: AuthAction | ((url: URL) => AuthAction); subject?: (call: Call) => Promise<AttemptSubject> };
   handle: Handler;
 }
+
+/** A body's email or phone as the engine's lookup reads them (any JSON value, as text). */
+async function contactIn(call: Call): Promise<AttemptSubject> {
+  const body = await call.body();
+  return { email: body.email ? String(body.email) : null, phone: body.phone ? String(body.phone) : null };
+}
+
+/** The /factors/{id} path's id in its canonical spelling; GoTrue's 404 validation_failed when it is no UUID. */
+function factorIdOf(call: Call): string {
+  let raw: string;
+  try {
+    raw = decodeURIComponent(call.params[0] ?? '');
+  } catch {
+    raw = '';
+  }
+  const factorId = canonicalUuid(raw);
+  if (!factorId) throw new ProviderError(404, 'validation_failed', 'factor_id must be an UUID');
+  return factorId;
+}
+
+const tokenAction = (url: URL): AuthAction => {
+  const grant = url.searchParams.get('grant_type');
+  return grant === 'password' ? 'signIn' : grant === 'id_token' ? 'idToken' : 'refresh';
+};
 
 const NO_CONTENT = Symbol('no content');
 const uuid = '([0-9a-fA-F-]{36})';
@@ -72,6 +99,12 @@ export function authRoutes(deps: AuthRouteDeps): RestRoute[] {
     return s;
   };
   const admin = async (call: Call) => provider.admin.authorize(call.bearer);
+  /** The signed-in user's id (the token is verified), for limits keyed on the user. */
+  const userIdOf = async (call: Call) => (await provider.getUser(call.bearer)).id;
+  const factorAttempt = async (call: Call): Promise<AttemptSubject> => {
+    const userId = await userIdOf(call);
+    return { factorId: factorIdOf(call), userId };
+  };
 
   const routes: Route[] = [
     { method: 'GET', pattern: /^\/health$/, open: true, handle: () => provider.health() },
@@ -86,11 +119,11 @@ export function authRoutes(deps: AuthRouteDeps): RestRoute[] {
       },
     },
     { method: 'GET', pattern: /^\/\.well-known\/openid-configuration$/, open: true, handle: () => provider.openidConfiguration() },
-    { method: 'POST', pattern: /^\/signup$/, limit: 'otp', handle: async (c) => provider.signUp(await c.body(), c.meta, c.redirectTo) },
+    { method: 'POST', pattern: /^\/signup$/, limit: { action: 'signUp', subject: contactIn }, handle: async (c) => provider.signUp(await c.body(), c.meta, c.redirectTo) },
     {
       method: 'POST',
       pattern: /^\/token$/,
-      limit: 'token',
+      limit: { action: tokenAction, subject: contactIn },
       handle: async (c) => provider.token(c.url.searchParams.get('grant_type') ?? '', await c.body(), c.meta, c.bearer),
     },
     {
@@ -101,15 +134,15 @@ export function authRoutes(deps: AuthRouteDeps): RestRoute[] {
         return NO_CONTENT;
       },
     },
-    { method: 'POST', pattern: /^\/(otp|magiclink)$/, limit: 'otp', handle: async (c) => provider.sendOtp(await c.body(), c.meta, c.redirectTo) },
-    { method: 'POST', pattern: /^\/recover$/, limit: 'otp', handle: async (c) => provider.recover(await c.body(), c.meta, c.redirectTo) },
-    { method: 'POST', pattern: /^\/resend$/, limit: 'otp', handle: async (c) => provider.resend(await c.body(), c.meta, c.redirectTo) },
-    { method: 'POST', pattern: /^\/verify$/, limit: 'verify', handle: async (c) => provider.verify(await c.body(), c.meta) },
+    { method: 'POST', pattern: /^\/(otp|magiclink)$/, limit: { action: 'sendOtp', subject: contactIn }, handle: async (c) => provider.sendOtp(await c.body(), c.meta, c.redirectTo) },
+    { method: 'POST', pattern: /^\/recover$/, limit: { action: 'recover', subject: contactIn }, handle: async (c) => provider.recover(await c.body(), c.meta, c.redirectTo) },
+    { method: 'POST', pattern: /^\/resend$/, limit: { action: 'resend', subject: contactIn }, handle: async (c) => provider.resend(await c.body(), c.meta, c.redirectTo) },
+    { method: 'POST', pattern: /^\/verify$/, limit: { action: 'verifyOtp', subject: contactIn }, handle: async (c) => provider.verify(await c.body(), c.meta) },
     {
       method: 'GET',
       pattern: /^\/verify$/,
       open: true,
-      limit: 'verify',
+      limit: { action: 'verifyOtp' },
       handle: async (c) => {
         const type = c.url.searchParams.get('type') ?? '';
         // Already checked against the allow list; the Location is serialized from the parsed URL.
@@ -129,21 +162,34 @@ export function authRoutes(deps: AuthRouteDeps): RestRoute[] {
       },
     },
     { method: 'GET', pattern: /^\/user$/, handle: (c) => provider.getUser(c.bearer) },
-    { method: 'PUT', pattern: /^\/user$/, limit: 'otp', handle: async (c) => provider.updateUser(c.bearer, await c.body(), c.meta, c.redirectTo) },
-    { method: 'GET', pattern: /^\/reauthenticate$/, handle: (c) => provider.reauthenticate(c.bearer, c.meta) },
+    {
+      method: 'PUT',
+      pattern: /^\/user$/,
+      // A nonce is a guess at the reauthentication code.
+      limit: { action: 'updateUser', subject: async (c) => ((await c.body()).nonce ? { userId: await userIdOf(c) } : {}) },
+      handle: async (c) => provider.updateUser(c.bearer, await c.body(), c.meta, c.redirectTo),
+    },
+    {
+      method: 'GET',
+      pattern: /^\/reauthenticate$/,
+      limit: { action: 'reauthenticate', subject: async (c) => ({ userId: await userIdOf(c) }) },
+      handle: (c) => provider.reauthenticate(c.bearer, c.meta),
+    },
     { method: 'DELETE', pattern: new RegExp(`^/user/identities/${uuid}$`), handle: (c) => provider.unlinkIdentity(c.bearer, c.params[0]!) },
     { method: 'POST', pattern: /^\/factors$/, handle: async (c) => provider.enrollFactor(c.bearer, await c.body()) },
     {
       method: 'POST',
-      pattern: new RegExp(`^/factors/${uuid}/challenge$`),
-      handle: async (c) => provider.challengeFactor(c.bearer, c.params[0]!, await c.body(), c.meta),
+      pattern: /^\/factors\/([^/]+)\/challenge$/,
+      limit: { action: 'challengeFactor', subject: factorAttempt },
+      handle: async (c) => provider.challengeFactor(c.bearer, factorIdOf(c), await c.body(), c.meta),
     },
     {
       method: 'POST',
-      pattern: new RegExp(`^/factors/${uuid}/verify$`),
-      handle: async (c) => provider.verifyFactor(c.bearer, c.params[0]!, await c.body(), c.meta),
+      pattern: /^\/factors\/([^/]+)\/verify$/,
+      limit: { action: 'verifyFactor', subject: factorAttempt },
+      handle: async (c) => provider.verifyFactor(c.bearer, factorIdOf(c), await c.body(), c.meta),
     },
-    { method: 'DELETE', pattern: new RegExp(`^/factors/${uuid}$`), handle: (c) => provider.unenrollFactor(c.bearer, c.params[0]!) },
+    { method: 'DELETE', pattern: /^\/factors\/([^/]+)$/, handle: (c) => provider.unenrollFactor(c.bearer, factorIdOf(c)) },
     // Features the embedded engine does not offer answer as GoTrue does when they are off.
     ...['GET /authorize', 'GET /callback', 'POST /sso', 'GET /user/identities/authorize', 'GET /sso/saml/metadata', 'POST /sso/saml/acs'].map(
       (spec): Route => {
@@ -250,12 +296,13 @@ export function authRoutes(deps: AuthRouteDeps): RestRoute[] {
         if (!deps.isApiKey(apikey)) throw new ProviderError(401, 'no_authorization', 'Invalid API key');
       }
       const ip = req.socket.remoteAddress ?? null;
-      if (route.limit && ip) {
-        const waitSeconds = await deps.limits[route.limit].consume(ip);
+      const refuseWhenOver = (waitSeconds: number | null) => {
         if (waitSeconds !== null) {
           throw new ProviderError(429, 'over_request_rate_limit', 'Request rate limit reached', { retryAfterSeconds: waitSeconds });
         }
-      }
+      };
+      const action = route.limit && (typeof route.limit.action === 'function' ? route.limit.action(url) : route.limit.action);
+      if (action) refuseWhenOver(await deps.limits.perIp(action, ip));
       let body: Promise<Body> | undefined;
       const call: Call = {
         req,
@@ -267,6 +314,7 @@ export function authRoutes(deps: AuthRouteDeps): RestRoute[] {
         body: () => (body ??= readJsonObject(req, deps.bodyLimitBytes)),
         redirectTo: redirectTarget(auth, url.searchParams.get('redirect_to'))?.href,
       };
+      if (action && route.limit?.subject) refuseWhenOver(await deps.limits.perIdentifier(action, await route.limit.subject(call)));
       const result = await route.handle(call);
       if (result === NO_CONTENT) {
         if (!res.headersSent) {

@@ -6,18 +6,19 @@ import type { IdentityProvider, LogoutScope } from '../identity/provider.js';
 import type { AccessTokenResponse, Factor, User as ProviderUser } from '../identity/types.js';
 import type { Caller } from './caller.js';
 import { viaProvider } from './provider-errors.js';
-import type { RateLimit } from './rate-limits.js';
+import type { AttemptSubject, AuthAction, AuthRateLimits } from './auth-rate-limits.js';
 import type { Provisioning } from './provisioning.js';
 import type { TenantClaims } from './tenant-claims.js';
 import type { UserMirror } from './user-mirror.js';
-import { isUuid } from '../uuid.js';
+import { canonicalEmail, canonicalPhone } from '../identifiers.js';
+import { canonicalUuid, isUuid } from '../uuid.js';
 
 export interface AuthDeps {
   db: PrismaClient;
   provider: IdentityProvider;
   mirror: UserMirror;
   revocations: RevocationList;
-  limits: { credentialsPerIp: RateLimit; credentialsPerIdentifier: RateLimit };
+  limits: AuthRateLimits;
   tenantClaims: TenantClaims;
   provisioning: Provisioning;
   /** Claim names switchTenant's customClaims may set. */
@@ -39,11 +40,19 @@ export interface AuthResult {
 
 type Contact = { email?: string | null; phone?: string | null };
 
-function contact(input: Contact) {
-  const email = input.email?.trim() || null;
-  const phone = input.phone?.trim() || null;
+/** Exactly one of email or phone, in the spelling the provider's lookup and the rate limits both use. */
+function contact(input: Contact): { email: string } | { phone: string } {
+  const email = input.email ? canonicalEmail(input.email) : null;
+  const phone = input.phone ? canonicalPhone(input.phone) : null;
   assertThat(Boolean(email) !== Boolean(phone), 'bad_request', 'Give exactly one of email or phone.');
   return email ? { email } : { phone: phone as string };
+}
+
+/** A factor id in its one canonical spelling: not_found for anything that is not a UUID (it would otherwise reach SQL). */
+function factorIdOf(input: { factorId: string }): string {
+  const factorId = canonicalUuid(input.factorId);
+  assertThat(factorId, 'not_found', 'No factor with this id.');
+  return factorId;
 }
 
 export function createAuthService({ db, provider, mirror, revocations, limits, tenantClaims, provisioning, switchTenantClaims, accessTokenTtlSeconds, clock }: AuthDeps) {
@@ -90,14 +99,10 @@ export function createAuthService({ db, provider, mirror, revocations, limits, t
     return value as Record<string, string | number | boolean>;
   }
 
-  /** Credential operations are limited per IP and per identifier, in the database so replicas share the counts. */
-  async function throttle(caller: Caller, identifier: string) {
-    const checks = [
-      caller.meta.ip ? limits.credentialsPerIp.consume(caller.meta.ip) : Promise.resolve(null),
-      limits.credentialsPerIdentifier.consume(identifier.toLowerCase()),
-    ];
-    const waits = (await Promise.all(checks)).filter((w): w is number => w !== null);
-    if (waits.length > 0) throw new AppError('rate_limited', undefined, { retryAfterSeconds: Math.max(...waits) });
+  /** Charges the action as its policy says, as /auth/v1 does (auth-rate-limits.ts); counts are shared by replicas. */
+  async function throttle(caller: Caller, action: AuthAction, subject: AttemptSubject = {}) {
+    const wait = await limits.attempt(action, caller.meta.ip, subject);
+    if (wait !== null) throw new AppError('rate_limited', undefined, { retryAfterSeconds: wait });
   }
 
   const providerUsers = new WeakMap<Caller, Promise<ProviderUser>>();
@@ -139,9 +144,9 @@ export function createAuthService({ db, provider, mirror, revocations, limits, t
 
   return {
     async signUp(input: Contact & { password: string; data?: Record<string, unknown> | null }, caller: Caller): Promise<AuthResult> {
-      const answer = await viaProvider(() =>
-        provider.signUp({ ...contact(input), password: input.password, data: input.data ?? {} }, caller.meta),
-      );
+      const who = contact(input);
+      await throttle(caller, 'signUp', who);
+      const answer = await viaProvider(() => provider.signUp({ ...who, password: input.password, data: input.data ?? {} }, caller.meta));
       const session = 'access_token' in answer ? answer : null;
       const user = session ? session.user : (answer as ProviderUser);
       // A confirmation-pending sign-up may be an obfuscated answer for an existing address: mirror only real sessions.
@@ -152,14 +157,16 @@ export function createAuthService({ db, provider, mirror, revocations, limits, t
     },
 
     async signIn(input: Contact & { password: string; tenantId?: string | null }, caller: Caller): Promise<AuthResult> {
-      await throttle(caller, input.email ?? input.phone ?? '');
-      const proven = await viaProvider(() => provider.token('password', { ...contact(input), password: input.password }, caller.meta));
+      const who = contact(input);
+      await throttle(caller, 'signIn', who);
+      const proven = await viaProvider(() => provider.token('password', { ...who, password: input.password }, caller.meta));
       await mirror.record(proven.user, 'user.signed_in', { requestId: caller.meta.requestId, ip: caller.meta.ip });
       const session = await signedIn(proven, input.tenantId, caller);
       return result(session, session.user, caller);
     },
 
     async refreshSession(input: { refreshToken: string; tenantId?: string | null }, caller: Caller): Promise<AuthResult> {
+      await throttle(caller, 'refresh');
       const refreshed = await viaProvider(() => provider.token('refresh_token', { refresh_token: input.refreshToken }, caller.meta));
       const session = await withTenant(refreshed, input.tenantId, caller);
       return result(session, session.user, caller);
@@ -173,6 +180,7 @@ export function createAuthService({ db, provider, mirror, revocations, limits, t
       const { viewer } = requireSignedIn(caller);
       const claims = allowedCustomClaims(input.customClaims);
       assertThat(viewer.sessionId, 'tenant_invalid', 'This token has no session to switch.');
+      await throttle(caller, 'refresh');
       await tenantClaims.choose({ userId: viewer.userId, sessionId: viewer.sessionId, tenantId: input.tenantId, claims });
       const session = await viaProvider(() => provider.token('refresh_token', { refresh_token: input.refreshToken }, caller.meta));
       assertThat(sessionIdOf(session) === viewer.sessionId, 'unauthenticated', 'The refresh token belongs to another session.');
@@ -182,6 +190,7 @@ export function createAuthService({ db, provider, mirror, revocations, limits, t
     },
 
     async signInWithIdToken(input: { provider: string; token: string; nonce?: string | null; tenantId?: string | null }, caller: Caller): Promise<AuthResult> {
+      await throttle(caller, 'idToken');
       const proven = await viaProvider(() =>
         provider.token('id_token', { provider: input.provider, id_token: input.token, ...(input.nonce ? { nonce: input.nonce } : {}) }, caller.meta),
       );
@@ -192,13 +201,15 @@ export function createAuthService({ db, provider, mirror, revocations, limits, t
 
     /** A one-time code (and link) to the address; unknown addresses are signed up when createUser allows. */
     async sendOtp(input: Contact & { createUser?: boolean | null }, caller: Caller): Promise<void> {
-      await throttle(caller, input.email ?? input.phone ?? '');
-      await viaProvider(() => provider.sendOtp({ ...contact(input), create_user: input.createUser ?? true }, caller.meta));
+      const who = contact(input);
+      await throttle(caller, 'sendOtp', who);
+      await viaProvider(() => provider.sendOtp({ ...who, create_user: input.createUser ?? true }, caller.meta));
     },
 
     async verifyOtp(input: Contact & { token: string; type: string }, caller: Caller): Promise<AuthResult> {
-      await throttle(caller, input.email ?? input.phone ?? '');
-      const proven = await viaProvider(() => provider.verify({ ...contact(input), token: input.token, type: input.type }, caller.meta));
+      const who = contact(input);
+      await throttle(caller, 'verifyOtp', who);
+      const proven = await viaProvider(() => provider.verify({ ...who, token: input.token, type: input.type }, caller.meta));
       await mirror.record(proven.user, 'user.signed_in', { requestId: caller.meta.requestId, ip: caller.meta.ip });
       const session = await signedIn(proven, null, caller);
       return result(session, session.user, caller);
@@ -206,9 +217,10 @@ export function createAuthService({ db, provider, mirror, revocations, limits, t
 
     /** A sign-in link for an existing account; the answer does not say whether the account exists. */
     async sendMagicLink(input: { email: string }, caller: Caller): Promise<void> {
-      await throttle(caller, input.email);
+      const who = contact(input);
+      await throttle(caller, 'sendOtp', who);
       try {
-        await viaProvider(() => provider.sendOtp({ email: input.email, create_user: false }, caller.meta));
+        await viaProvider(() => provider.sendOtp({ ...who, create_user: false }, caller.meta));
       } catch (error) {
         if (!(error instanceof AppError && error.extensions.upstreamCode === 'otp_disabled')) throw error;
       }
@@ -216,16 +228,20 @@ export function createAuthService({ db, provider, mirror, revocations, limits, t
 
     /** Answers the same whether or not the address has an account. */
     async requestPasswordRecovery(input: { email: string }, caller: Caller): Promise<void> {
-      await throttle(caller, input.email);
-      await viaProvider(() => provider.recover({ email: input.email }, caller.meta));
+      const who = contact(input);
+      await throttle(caller, 'recover', who);
+      await viaProvider(() => provider.recover(who, caller.meta));
     },
 
     async resendConfirmation(input: Contact & { type: string }, caller: Caller): Promise<void> {
-      await viaProvider(() => provider.resend({ ...contact(input), type: input.type }, caller.meta));
+      const who = contact(input);
+      await throttle(caller, 'resend', who);
+      await viaProvider(() => provider.resend({ ...who, type: input.type }, caller.meta));
     },
 
     async reauthenticate(caller: Caller): Promise<void> {
-      const { accessToken } = requireSignedIn(caller);
+      const { accessToken, viewer } = requireSignedIn(caller);
+      await throttle(caller, 'reauthenticate', { userId: viewer.userId });
       await viaProvider(() => provider.reauthenticate(accessToken, caller.meta));
     },
 
@@ -233,7 +249,9 @@ export function createAuthService({ db, provider, mirror, revocations, limits, t
       input: { email?: string | null; phone?: string | null; password?: string | null; nonce?: string | null; data?: Record<string, unknown> | null },
       caller: Caller,
     ): Promise<ProviderUser> {
-      const { accessToken } = requireSignedIn(caller);
+      const { accessToken, viewer } = requireSignedIn(caller);
+      // A nonce is a guess at the reauthentication code.
+      await throttle(caller, 'updateUser', input.nonce ? { userId: viewer.userId } : {});
       const body = Object.fromEntries(Object.entries(input).filter(([, v]) => v !== undefined && v !== null));
       const user = await viaProvider(() => provider.updateUser(accessToken, body, caller.meta));
       await mirror.record(user, 'user.updated', { requestId: caller.meta.requestId, ip: caller.meta.ip });
@@ -262,15 +280,18 @@ export function createAuthService({ db, provider, mirror, revocations, limits, t
     },
 
     async challengeFactor(input: { factorId: string }, caller: Caller) {
-      const { accessToken } = requireSignedIn(caller);
-      return viaProvider(() => provider.challengeFactor(accessToken, input.factorId, {}, caller.meta));
+      const { accessToken, viewer } = requireSignedIn(caller);
+      const factorId = factorIdOf(input);
+      await throttle(caller, 'challengeFactor', { factorId, userId: viewer.userId });
+      return viaProvider(() => provider.challengeFactor(accessToken, factorId, {}, caller.meta));
     },
 
     async verifyFactor(input: { factorId: string; challengeId: string; code: string }, caller: Caller): Promise<AuthResult> {
       const { accessToken, viewer } = requireSignedIn(caller);
-      await throttle(caller, `factor:${input.factorId}`);
+      const factorId = factorIdOf(input);
+      await throttle(caller, 'verifyFactor', { factorId, userId: viewer.userId });
       const session = await viaProvider(() =>
-        provider.verifyFactor(accessToken, input.factorId, { challenge_id: input.challengeId, code: input.code }, caller.meta),
+        provider.verifyFactor(accessToken, factorId, { challenge_id: input.challengeId, code: input.code }, caller.meta),
       );
       // The aal1 token this request carried is replaced by the aal2 one.
       await revocations.revoke({ jti: viewer.jti }, viewer.expiresAt);
@@ -279,7 +300,8 @@ export function createAuthService({ db, provider, mirror, revocations, limits, t
 
     async unenrollFactor(input: { factorId: string }, caller: Caller): Promise<void> {
       const { accessToken } = requireSignedIn(caller);
-      await viaProvider(() => provider.unenrollFactor(accessToken, input.factorId));
+      const factorId = factorIdOf(input);
+      await viaProvider(() => provider.unenrollFactor(accessToken, factorId));
     },
 
     async sessions(caller: Caller) {
@@ -299,6 +321,7 @@ export function createAuthService({ db, provider, mirror, revocations, limits, t
     /** Adds an external issuer's identity (an id_token) to the viewer. */
     async linkIdentity(input: { provider: string; token: string; nonce?: string | null }, caller: Caller): Promise<ProviderUser> {
       const { accessToken } = requireSignedIn(caller);
+      await throttle(caller, 'idToken');
       const session = await viaProvider(() =>
         provider.token(
           'id_token',

@@ -19,6 +19,7 @@ import { createDomainService } from './domains.js';
 import { createHealthService } from './health.js';
 import { createOtpService } from './otp.js';
 import { createOriginService } from './origins.js';
+import { createAuthRateLimits } from './auth-rate-limits.js';
 import { createRateLimit } from './rate-limits.js';
 import type { TenantClaims } from './tenant-claims.js';
 import { createUserMirror } from './user-mirror.js';
@@ -58,18 +59,14 @@ export function createServices(deps: ServiceDeps) {
   const realms = createRealmService({ db: db.prisma, events, defaultRealm: config.defaultRealm });
   const mirror = createUserMirror({ db: db.prisma, events });
   const access = createAccessService({ db: db.prisma, premintChallenge: (caller) => premintChallenge(provider, caller) });
-  const limit = (name: string, points: number) => createRateLimit({ db: db.prisma, redis }, { name, points, durationSeconds: 300 });
-  const { rateLimits } = config.auth;
-  const limits = {
-    // /auth/v1, per IP (GoTrue's groups).
-    otp: limit('auth_otp', rateLimits.otpPer5Min),
-    verify: limit('auth_verify', rateLimits.verifyPer5Min),
-    token: limit('auth_token', rateLimits.tokenPer5Min),
-    // GraphQL credential operations, per IP and per email/phone/factor.
-    credentialsPerIp: limit('gql_credentials_ip', rateLimits.credentialsPerIpPer5Min),
-    credentialsPerIdentifier: limit('gql_credentials_id', rateLimits.credentialsPerIdentifierPer5Min),
-    apiKeyExchangePerIp: limit('gql_apikey_exchange_ip', rateLimits.apiKeyExchangePerIpPer5Min),
-  };
+  const limitStore = { db: db.prisma, redis };
+  // One policy for GraphQL and /auth/v1 (auth-rate-limits.ts).
+  const limits = createAuthRateLimits(limitStore, config.auth.rateLimits);
+  const apiKeyExchangePerIp = createRateLimit(limitStore, {
+    name: 'gql_apikey_exchange_ip',
+    points: config.auth.rateLimits.apiKeyExchangePerIpPer5Min,
+    durationSeconds: 300,
+  });
   const realmDeps = { db: db.prisma, events, access, realms };
   return {
     limits,
@@ -111,7 +108,7 @@ export function createServices(deps: ServiceDeps) {
       clock,
       authenticator: apiKeyAuth,
       platformTokens: signToken ? { sign: signToken, issuer: config.auth.jwt.issuer, audience: config.auth.jwt.aud } : null,
-      exchangePerIp: limits.apiKeyExchangePerIp,
+      exchangePerIp: apiKeyExchangePerIp,
     }),
     origins: createOriginService({ db: db.prisma, events, access, realms, clock }),
     audit: createAuditService({ db: db.prisma, access, realms }),

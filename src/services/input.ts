@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { canonicalEmail } from '../identifiers.js';
 import { AppError } from '../errors.js';
 
 /**
@@ -109,7 +110,7 @@ export const fields = {
     .string()
     .trim()
     .regex(/^[a-z0-9][a-z0-9-]{0,62}$/, 'must be lowercase letters, digits and dashes, at most 63 characters'),
-  email: z.email('must be an email address').max(320).transform((value) => value.toLowerCase()),
+  email: z.email('must be an email address').max(320).transform(canonicalEmail),
   roleName: z.string().regex(/^[a-z][a-z0-9_-]{0,62}$/, 'must start with a letter: lowercase letters, digits, _ and -, at most 63'),
   permission: z.string().regex(/^[a-z][a-z0-9_.-]{0,62}(:[a-z0-9_.*-]{1,63})?$/, 'must look like resource:action'),
   domain: z

@@ -8,7 +8,8 @@ import type { AccessTokenResponse, RequestMeta } from '../types.js';
 import { type SecretBox } from './crypto.js';
 import { constantTimeEqual, numericOtp, sha256Hex } from '../../crypto.js';
 import type { Authenticated, SessionManager } from './sessions.js';
-import { userInclude } from './users.js';
+import { isUuid } from '../../uuid.js';
+import { normalizePhone, userInclude } from './users.js';
 
 export interface MfaDeps {
   db: PrismaClient;
@@ -29,6 +30,8 @@ export function createMfa({ db, auth, sessions, box, notifier, clock }: MfaDeps)
   const issuerName = new URL(auth.siteUrl).host;
 
   async function ownFactor(who: Authenticated, factorId: string): Promise<AuthMfaFactor> {
+    // PostgreSQL reads many spellings as one uuid; callers canonicalise, anything else is refused before SQL.
+    if (!isUuid(factorId)) throw new ProviderError(404, 'validation_failed', 'factor_id must be an UUID');
     const factor = await db.authMfaFactor.findFirst({ where: { id: factorId, userId: who.user.id } });
     if (!factor) throw new ProviderError(404, 'mfa_factor_not_found', 'Factor not found');
     return factor;
@@ -60,8 +63,7 @@ export function createMfa({ db, auth, sessions, box, notifier, clock }: MfaDeps)
       }
       if (factorType === 'phone') {
         if (!body.phone) throw new ProviderError(400, 'validation_failed', 'Phone number required to enroll Phone factor');
-        const phone = String(body.phone).replace(/[+\s]/g, '');
-        if (!/^[1-9]\d{1,14}$/.test(phone)) throw new ProviderError(400, 'validation_failed', 'Invalid phone number format (E.164 required)');
+        const phone = normalizePhone(String(body.phone));
         const factor = await db.authMfaFactor.create({ data: { userId: user.id, factorType, friendlyName: friendlyName || null, phone } });
         return { id: factor.id, type: 'phone', friendly_name: friendlyName, phone };
       }

@@ -1,4 +1,5 @@
 import type { AuthIdentity, AuthMfaFactor, AuthUser } from '../../generated/prisma/client.js';
+import { canonicalEmail, canonicalPhone } from '../../identifiers.js';
 import { ProviderError } from '../errors.js';
 import type { Factor, Identity, User } from '../types.js';
 
@@ -6,18 +7,19 @@ export type UserRow = AuthUser & { identities: AuthIdentity[]; factors: AuthMfaF
 
 export const userInclude = { identities: { orderBy: { createdAt: 'asc' } }, factors: { orderBy: { createdAt: 'asc' } } } as const;
 
+/** The stored and looked-up spelling (canonicalEmail, as the rate limits key on it), checked. */
 export function normalizeEmail(value: unknown): string {
   if (typeof value !== 'string') throw new ProviderError(400, 'validation_failed', 'Unable to validate email address: invalid format');
-  const email = value.trim().toLowerCase();
+  const email = canonicalEmail(value);
   if (email.length > 255 || !/^[^\s@]+@[^\s@]+\.[^\s@]+$/.test(email)) {
     throw new ProviderError(400, 'validation_failed', 'Unable to validate email address: invalid format');
   }
   return email;
 }
 
-/** GoTrue stores phones without '+': "+1 555 123 4567" → "15551234567" (E.164 digits). */
+/** GoTrue stores phones without '+': "+1 555 123 4567" → "15551234567" (canonicalPhone), checked as E.164 digits. */
 export function normalizePhone(value: unknown): string {
-  const phone = typeof value === 'string' ? value.replace(/[+\s]/g, '') : '';
+  const phone = typeof value === 'string' ? canonicalPhone(value) : '';
   if (!/^[1-9]\d{1,14}$/.test(phone)) throw new ProviderError(400, 'validation_failed', 'Invalid phone number format (E.164 required)');
   return phone;
 }
