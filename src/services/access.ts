@@ -19,23 +19,75 @@ export interface AccessDeps {
   premintChallenge?: (caller: Caller) => Promise<PremintedChallenge | null>;
 }
 
-export interface TenantAccess {
-  viewer: Viewer;
+/** Someone's standing in a tenant: who they are there and what they may do. */
+export interface TenantStanding {
   tenant: { id: string; realmId: string; ownerId: string | null; isBaseAdmin: boolean; mfaRequired: boolean };
   /** The viewer's role in the tenant; null for a realm admin who is not a member. */
   role: string | null;
+  /** Acting as a realm admin: never in the base admin tenant, never through an API key. */
   realmAdmin: boolean;
   /** Effective permissions: the role's (all built-in ones for realm admins), narrowed to an API key's scopes. */
   permissions: ReadonlySet<string>;
+  /** The part of `permissions` the viewer's own role grants: what a change of their own role or an API key of theirs may carry. */
+  rolePermissions: ReadonlySet<string>;
+  /** A user acting themselves, not through an API key. */
+  inPerson: boolean;
+}
+
+export interface TenantAccess extends TenantStanding {
+  viewer: Viewer;
+}
+
+/** What a caller may hand out: the permissions they hold, and whether they may also hand out the realm's own permission strings. */
+export interface GrantAuthority {
+  held: ReadonlySet<string>;
+  /**
+   * Owners of the tenant and realm admins, in person: idgraph gives no meaning
+   * to the realm's own strings and the owner role lists only the built-in ones,
+   * so the tenant's top decides who gets them. Built-in permissions must always be held.
+   */
+  realmDefined: boolean;
+}
+
+const isBuiltin = (permission: string) => (builtinPermissions as readonly string[]).includes(permission);
+
+/**
+ * The one rule of every grant (a role to a member, an invitation, an API key's
+ * scopes, a role's permissions in the catalog, ownership): nobody grants what
+ * they do not hold. forbidden with reason role_exceeds_permissions (or the
+ * given reason) and the permissions in excess.
+ */
+export function assertGrantable(authority: GrantAuthority, permissions: Iterable<string>, field: string, reason = 'role_exceeds_permissions') {
+  const beyond = [...new Set(permissions)].filter((p) => !authority.held.has(p) && !(authority.realmDefined && !isBuiltin(p)));
+  if (beyond.length > 0) {
+    throw new AppError('forbidden', `${field}: it grants permissions you do not hold.`, { field, reason, permissions: beyond });
+  }
+}
+
+/** A caller's authority to grant in a tenant (see GrantAuthority). */
+export function grantAuthority(standing: TenantStanding): GrantAuthority {
+  return { held: standing.permissions, realmDefined: standing.inPerson && (standing.role === 'owner' || standing.realmAdmin) };
+}
+
+/**
+ * Owners' memberships are changed (role, removal) only by an owner in person
+ * or by a realm admin: members:manage alone does not reach them.
+ */
+export function mayChangeOwners(standing: TenantStanding): boolean {
+  return standing.inPerson && (standing.role === 'owner' || standing.realmAdmin);
 }
 
 /**
  * The authorization decisions of the realm layer. Realm admins are members of
  * the realm's base admin tenant whose role grants tenant:write; they may act in
- * every tenant of the realm, and their role's other permissions there (roles:manage,
- * audit:read, ...) apply to the realm itself. Everyone else acts in the tenants they belong to,
- * with their role's permissions. An API key acts only in its own tenant, with
- * the intersection of its scopes and its owner's current permissions there.
+ * every other tenant of the realm with every built-in permission, and their role's
+ * permissions in the base admin tenant (roles:manage, audit:read, ...) apply to the
+ * realm itself. In the base admin tenant everyone, realm admins included, has
+ * exactly their role's permissions: there a permission is a realm-wide power, so
+ * being a realm admin must not extend it. Everyone else acts in the tenants they
+ * belong to, with their role's permissions. An API key acts only in its own
+ * tenant, with the intersection of its scopes and its owner's current role
+ * permissions there, and never as a realm admin.
  */
 export function createAccessService({ db, premintChallenge }: AccessDeps) {
 
@@ -45,7 +97,7 @@ export function createAccessService({ db, premintChallenge }: AccessDeps) {
     memberships: { some: { userId, role: { permissions: { has: REALM_ADMIN_PERMISSION } } } },
   });
 
-  async function loadTenantAccess(viewer: Viewer, tenantId: string): Promise<TenantAccess | null> {
+  async function loadStanding(viewer: Pick<Viewer, 'userId' | 'apiKey'>, tenantId: string): Promise<TenantStanding | null> {
     if (!isUuid(tenantId)) return null;
     if (viewer.apiKey && viewer.apiKey.tenantId !== tenantId) return null;
     const tenant = await db.tenant.findFirst({
@@ -62,13 +114,13 @@ export function createAccessService({ db, premintChallenge }: AccessDeps) {
     });
     if (!tenant) return null;
     const role = tenant.memberships[0]?.role ?? null;
-    const realmAdmin = !viewer.apiKey && tenant.realm.tenants.length > 0;
+    const realmAdmin = !viewer.apiKey && !tenant.isBaseAdmin && tenant.realm.tenants.length > 0;
     if (!role && !realmAdmin) return null;
-    const granted = new Set<string>(realmAdmin ? [...builtinPermissions, ...(role?.permissions ?? [])] : (role?.permissions ?? []));
     const scopes = viewer.apiKey ? new Set(viewer.apiKey.scopes) : null;
-    const permissions = scopes ? new Set([...granted].filter((p) => scopes.has(p))) : granted;
+    const narrowed = (list: Iterable<string>) => new Set([...list].filter((p) => !scopes || scopes.has(p)));
+    const rolePermissions = narrowed(role?.permissions ?? []);
+    const permissions = realmAdmin ? new Set([...builtinPermissions, ...rolePermissions]) : rolePermissions;
     return {
-      viewer,
       tenant: {
         id: tenant.id,
         realmId: tenant.realmId,
@@ -79,7 +131,14 @@ export function createAccessService({ db, premintChallenge }: AccessDeps) {
       role: role?.name ?? null,
       realmAdmin,
       permissions,
+      rolePermissions,
+      inPerson: !viewer.apiKey,
     };
+  }
+
+  async function loadTenantAccess(viewer: Viewer, tenantId: string): Promise<TenantAccess | null> {
+    const standing = await loadStanding(viewer, tenantId);
+    return standing && { ...standing, viewer };
   }
 
   return {
@@ -107,17 +166,25 @@ export function createAccessService({ db, premintChallenge }: AccessDeps) {
 
     /**
      * The viewer's permissions over the realm itself: their role's in the
-     * realm's base admin tenant (an API key of that tenant: narrowed to its scopes).
+     * realm's base admin tenant. None for an API key, even one of that tenant:
+     * keys are confined to their tenant and never act for the realm.
      */
     async realmPermissions(viewer: Viewer | null, realmId: string): Promise<ReadonlySet<string>> {
-      if (!viewer) return new Set();
+      if (!viewer || viewer.apiKey) return new Set();
       const membership = await db.membership.findFirst({
         where: { userId: viewer.userId, tenant: { realmId, isBaseAdmin: true, deletedAt: null } },
-        select: { tenantId: true, role: { select: { permissions: true } } },
+        select: { role: { select: { permissions: true } } },
       });
-      if (!membership || (viewer.apiKey && viewer.apiKey.tenantId !== membership.tenantId)) return new Set();
-      const scopes = viewer.apiKey ? new Set(viewer.apiKey.scopes) : null;
-      return new Set(membership.role.permissions.filter((p) => !scopes || scopes.has(p)));
+      return new Set(membership?.role.permissions ?? []);
+    },
+
+    /**
+     * What a user, in person, may grant in a tenant now, provided they hold
+     * `permission` there; null when they are not (or no longer) able to act there with it.
+     */
+    async grantAuthorityOf(userId: string, tenantId: string, permission: string): Promise<GrantAuthority | null> {
+      const standing = await loadStanding({ userId, apiKey: null }, tenantId);
+      return standing?.permissions.has(permission) ? grantAuthority(standing) : null;
     },
 
     /** A challenge for a caller who must pass MFA (see PremintedChallenge); null when none can be opened. */

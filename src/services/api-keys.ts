@@ -5,7 +5,7 @@ import { type ApiKeyAuthenticator, generateApiKey, MAX_API_KEY_LIFETIME_MS } fro
 import { AppError, assertThat } from '../errors.js';
 import type { EventStore } from '../events/store.js';
 import { type ApiKey, Prisma, type PrismaClient } from '../generated/prisma/client.js';
-import type { AccessService } from './access.js';
+import { type AccessService, assertGrantable } from './access.js';
 import { type Caller, eventMetadata, requireViewer } from './caller.js';
 import { fields, parseInput } from './input.js';
 import type { RateLimit } from './rate-limits.js';
@@ -63,9 +63,8 @@ export function createApiKeyService({ db, events, access, clock, authenticator, 
       // A key acts through its owner's membership: a realm admin's key in a tenant they do not belong to could do nothing.
       assertThat(tenant.role, 'forbidden', 'API keys act as a member of their tenant: join it first.', { reason: 'not_a_member' });
       const requested = [...new Set(scopes)];
-      // Nobody mints a key stronger than themselves.
-      const excess = requested.find((scope) => !tenant.permissions.has(scope));
-      if (excess) throw new AppError('forbidden', `You do not hold ${excess}.`, { permission: excess });
+      // Nobody mints a key stronger than themselves; a key acts through its owner's role, so only that role's permissions count.
+      assertGrantable({ held: tenant.rolePermissions, realmDefined: false }, requested, 'scopes');
       const expiry = expiresAt ?? new Date(now + MAX_API_KEY_LIFETIME_MS);
       for (let attempt = 1; ; attempt++) {
         const { prefix, key, secretHash } = generateApiKey();

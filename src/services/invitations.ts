@@ -7,10 +7,9 @@ import { constantTimeEqual, randomUrlToken, sha256Hex } from '../crypto.js';
 import type { Notifier } from '../identity/notifier.js';
 import type { User as ProviderUser } from '../identity/types.js';
 import type { Logger } from '../log.js';
-import type { AccessService } from './access.js';
+import { type AccessService, assertGrantable, grantAuthority } from './access.js';
 import { type Caller, eventMetadata, requireViewer } from './caller.js';
 import { fields, parseInput } from './input.js';
-import { builtinPermissions } from './permissions.js';
 
 const DAY_MS = 24 * 60 * 60 * 1000;
 export const DEFAULT_INVITATION_DAYS = 7;
@@ -115,14 +114,11 @@ export function createInvitationService({ db, events, access, providerUser, noti
     async create(input: { tenantId: string; email: string; role: string; expiresInDays?: number | null }, caller: Caller) {
       const { tenantId, email, role: roleName, expiresInDays } = parseInput(createInput, input);
       assertThat(roleName !== 'owner', 'bad_request', 'role: ownership moves only through transferTenantOwnership.', { field: 'role' });
-      const { tenant, viewer, permissions } = await access.tenantAccess(caller, tenantId, 'invitations:manage');
+      const standing = await access.tenantAccess(caller, tenantId, 'invitations:manage');
+      const { tenant, viewer } = standing;
       const role = await db.role.findUnique({ where: { realmId_name: { realmId: tenant.realmId, name: roleName } } });
       assertThat(role, 'not_found', 'role: no such role in the catalog.', { field: 'role' });
-      // An invitation grants no built-in permission the inviter lacks (the realm's own permission strings are not idgraph's to judge).
-      const beyond = role.permissions.filter((p) => (builtinPermissions as readonly string[]).includes(p) && !permissions.has(p));
-      if (beyond.length > 0) {
-        throw new AppError('forbidden', 'role: it grants permissions you do not hold.', { field: 'role', reason: 'role_exceeds_permissions', permissions: beyond });
-      }
+      assertGrantable(grantAuthority(standing), role.permissions, 'role');
 
       const token = randomUrlToken(32);
       const now = clock();
@@ -231,7 +227,7 @@ export function createInvitationService({ db, events, access, providerUser, noti
       const presented = sha256Hex(token);
       const found = await db.invitation.findUnique({
         where: { tokenHash: presented },
-        include: { tenant: { select: { realmId: true, deletedAt: true } }, role: { select: { name: true } } },
+        include: { tenant: { select: { realmId: true, deletedAt: true } }, role: { select: { name: true, permissions: true } } },
       });
       assertThat(found && found.tenant.deletedAt === null && constantTimeEqual(found.tokenHash, presented), 'not_found', 'No such invitation.');
 
@@ -240,6 +236,11 @@ export function createInvitationService({ db, events, access, providerUser, noti
       if ((user.email ?? '').toLowerCase() !== found.email) throw new AppError('forbidden', 'The invitation is for another email address.', { reason: 'email_mismatch' });
       if (!user.email_confirmed_at) throw new AppError('forbidden', 'Confirm your email address first.', { reason: 'email_unverified' });
       if (stateOf(found) !== 'pending') throw notPending(found);
+      // An invitation is a grant deferred until acceptance: it still needs an inviter who could make it now,
+      // so a role widened since, or an inviter demoted or removed since, does not carry it through.
+      const inviter = found.invitedById ? await access.grantAuthorityOf(found.invitedById, found.tenantId, 'invitations:manage') : null;
+      if (!inviter) throw new AppError('forbidden', 'The invitation’s sender may no longer invite to this tenant.', { reason: 'role_exceeds_permissions' });
+      assertGrantable(inviter, found.role.permissions, 'role');
 
       const now = new Date(clock());
       const metadata = eventMetadata(caller);

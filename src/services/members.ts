@@ -3,7 +3,7 @@ import { AppError, assertThat } from '../errors.js';
 import type { EventStore, Tx } from '../events/store.js';
 import type { Prisma, PrismaClient } from '../generated/prisma/client.js';
 import type { IdentityProvider } from '../identity/provider.js';
-import type { AccessService } from './access.js';
+import { type AccessService, assertGrantable, grantAuthority, mayChangeOwners, type TenantAccess } from './access.js';
 import { type Caller, eventMetadata } from './caller.js';
 import { fields, parseInput } from './input.js';
 import { viaProvider } from './provider-errors.js';
@@ -47,6 +47,13 @@ export function createMemberService({ db, events, access, realms, provider, apiK
     }
   }
 
+  /** An owner's membership is the owners' (in person) or a realm admin's to change. */
+  function assertMayChangeOwner(access: TenantAccess, targetRole: string) {
+    if (targetRole === 'owner' && !mayChangeOwners(access)) {
+      throw new AppError('forbidden', 'Only an owner of the tenant or a realm admin may change an owner’s membership.', { reason: 'owner_only' });
+    }
+  }
+
   async function membershipOf(tx: Tx, tenantId: string, userId: string) {
     const membership = await tx.membership.findUnique({
       where: { userId_tenantId: { userId, tenantId } },
@@ -63,17 +70,27 @@ export function createMemberService({ db, events, access, realms, provider, apiK
       return db.membership.findMany({ ...query, where: { tenantId: tenant.id } });
     },
 
-    /** members:manage. owner is given only by transferTenantOwnership; demoting the last owner is last_owner. */
+    /**
+     * members:manage. owner is given only by transferTenantOwnership; demoting the last owner is last_owner.
+     * The new role carries nothing the caller does not hold (role_exceeds_permissions); your own role
+     * only goes down, to one within your own role's permissions (own_role), realm admin or not.
+     */
     async updateRole(input: unknown, caller: Caller) {
       const data = parseInput(roleInput, input);
-      const { tenant } = await access.tenantAccess(caller, data.tenantId, 'members:manage');
+      const standing = await access.tenantAccess(caller, data.tenantId, 'members:manage');
+      const { tenant } = standing;
       if (data.role === 'owner') {
         throw new AppError('bad_request', 'Ownership is given with transferTenantOwnership.', { field: 'role', reason: 'owner_via_transfer' });
       }
       return db.$transaction(async (tx) => {
         const membership = await membershipOf(tx, tenant.id, data.userId);
-        const role = await tx.role.findUnique({ where: { realmId_name: { realmId: tenant.realmId, name: data.role } }, select: { id: true } });
+        const role = await tx.role.findUnique({ where: { realmId_name: { realmId: tenant.realmId, name: data.role } }, select: { id: true, permissions: true } });
         assertThat(role, 'not_found', `No role named "${data.role}" in the catalog.`, { field: 'role' });
+        assertMayChangeOwner(standing, membership.role.name);
+        if (data.userId === standing.viewer.userId) {
+          assertGrantable({ held: standing.rolePermissions, realmDefined: false }, role.permissions, 'role', 'own_role');
+        }
+        assertGrantable(grantAuthority(standing), role.permissions, 'role');
         if (membership.role.name === 'owner') await assertAnotherOwner(tx, tenant.id, data.userId);
         const updated = await tx.membership.update({ where: { id: membership.id }, data: { roleId: role.id } });
         await events.appendEvent(tx, {
@@ -89,13 +106,15 @@ export function createMemberService({ db, events, access, realms, provider, apiK
       });
     },
 
-    /** members:manage, or a member leaving on their own. The last owner cannot leave. */
+    /** members:manage (an owner: see assertMayChangeOwner), or a member leaving on their own. The last owner cannot leave. */
     async remove(input: unknown, caller: Caller) {
       const data = parseInput(memberInput, input);
       const leaving = caller.viewer?.userId === data.userId && !caller.viewer.apiKey;
-      const { tenant } = await access.tenantAccess(caller, data.tenantId, leaving ? undefined : 'members:manage');
+      const standing = await access.tenantAccess(caller, data.tenantId, leaving ? undefined : 'members:manage');
+      const { tenant } = standing;
       return db.$transaction(async (tx) => {
         const membership = await membershipOf(tx, tenant.id, data.userId);
+        if (!leaving) assertMayChangeOwner(standing, membership.role.name);
         if (membership.role.name === 'owner') await assertAnotherOwner(tx, tenant.id, data.userId);
         await tx.membership.delete({ where: { id: membership.id } });
         // Sessions acting in this tenant get no tenant claims at their next refresh.

@@ -3,9 +3,10 @@ import { isUniqueViolation } from '../db/errors.js';
 import { AppError, assertThat } from '../errors.js';
 import type { EventStore, Tx } from '../events/store.js';
 import type { Prisma, PrismaClient } from '../generated/prisma/client.js';
-import type { AccessService } from './access.js';
+import { type AccessService, assertGrantable, type GrantAuthority } from './access.js';
 import { type Caller, eventMetadata, requireViewer } from './caller.js';
 import { fields, parseInput } from './input.js';
+import { REALM_ADMIN_PERMISSION } from './permissions.js';
 import type { RealmService } from './realms.js';
 
 export interface RoleServiceDeps {
@@ -24,7 +25,9 @@ const deleteInput = z.object({ name: fields.roleName });
 /**
  * The realm's role catalog. Reading it needs a signed-in caller; changing it
  * needs roles:manage over the realm (its base admin tenant). owner and member
- * are system roles and never change.
+ * are system roles and never change. A role gains only permissions its editor
+ * holds over the realm (the realm's own strings: realm admins only), or editing
+ * the role one holds would be a way to raise oneself.
  */
 export function createRoleService({ db, events, access, realms }: RoleServiceDeps) {
   async function editable(tx: Tx, realmId: string, name: string) {
@@ -34,10 +37,11 @@ export function createRoleService({ db, events, access, realms }: RoleServiceDep
     return role;
   }
 
-  async function manage(caller: Caller) {
+  async function manage(caller: Caller): Promise<{ realmId: string; authority: GrantAuthority }> {
     const realmId = await realms.defaultRealmId();
-    await access.requireRealmPermission(caller, realmId, 'roles:manage');
-    return realmId;
+    const viewer = await access.requireRealmPermission(caller, realmId, 'roles:manage');
+    const held = await access.realmPermissions(viewer, realmId);
+    return { realmId, authority: { held, realmDefined: held.has(REALM_ADMIN_PERMISSION) } };
   }
 
   const roleEvent = (realmId: string, roleId: string, type: string, payload: Record<string, unknown>, caller: Caller) => ({
@@ -57,7 +61,8 @@ export function createRoleService({ db, events, access, realms }: RoleServiceDep
 
     async create(input: unknown, caller: Caller) {
       const data = parseInput(createInput, input);
-      const realmId = await manage(caller);
+      const { realmId, authority } = await manage(caller);
+      assertGrantable(authority, data.permissions, 'permissions');
       try {
         return await db.$transaction(async (tx) => {
           const role = await tx.role.create({ data: { realmId, ...data } });
@@ -73,9 +78,11 @@ export function createRoleService({ db, events, access, realms }: RoleServiceDep
     /** Display name and permissions; members holding the role get the new permissions on their next request. */
     async update(input: unknown, caller: Caller) {
       const data = parseInput(updateInput, input);
-      const realmId = await manage(caller);
+      const { realmId, authority } = await manage(caller);
       return db.$transaction(async (tx) => {
         const role = await editable(tx, realmId, data.name);
+        // Only what is added needs the editor's authority: dropping a permission grants nothing.
+        assertGrantable(authority, (data.permissions ?? []).filter((p) => !role.permissions.includes(p)), 'permissions');
         const change = { ...(data.displayName ? { displayName: data.displayName } : {}), ...(data.permissions ? { permissions: data.permissions } : {}) };
         const updated = await tx.role.update({ where: { id: role.id }, data: change });
         await events.appendEvent(tx, roleEvent(realmId, role.id, 'role.updated', { name: role.name, changed: change }, caller));
@@ -89,7 +96,7 @@ export function createRoleService({ db, events, access, realms }: RoleServiceDep
      */
     async rename(input: unknown, caller: Caller) {
       const data = parseInput(renameInput, input);
-      const realmId = await manage(caller);
+      const { realmId } = await manage(caller);
       try {
         return await db.$transaction(async (tx) => {
           const role = await editable(tx, realmId, data.name);
@@ -107,7 +114,7 @@ export function createRoleService({ db, events, access, realms }: RoleServiceDep
     /** role_in_use while any membership or pending invitation names it. */
     async remove(input: unknown, caller: Caller) {
       const data = parseInput(deleteInput, input);
-      const realmId = await manage(caller);
+      const { realmId } = await manage(caller);
       return db.$transaction(async (tx) => {
         const role = await editable(tx, realmId, data.name);
         const [memberships, invitations] = await Promise.all([

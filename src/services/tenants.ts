@@ -3,7 +3,7 @@ import { isUniqueViolation } from '../db/errors.js';
 import { AppError, assertThat } from '../errors.js';
 import type { EventStore, Tx } from '../events/store.js';
 import type { Prisma, PrismaClient } from '../generated/prisma/client.js';
-import type { AccessService } from './access.js';
+import { type AccessService, assertGrantable, grantAuthority } from './access.js';
 import { type Caller, eventMetadata, requireViewer } from './caller.js';
 import { fields, parseInput } from './input.js';
 import type { RealmService } from './realms.js';
@@ -75,10 +75,10 @@ async function assertVerifiedDomains(tx: Tx, tenantId: string | null, domains: s
 }
 
 export function createTenantService({ db, events, access, realms, clock }: TenantServiceDeps) {
-  async function roleId(tx: Tx, realmId: string, name: string, field: string) {
-    const role = await tx.role.findUnique({ where: { realmId_name: { realmId, name } }, select: { id: true } });
+  async function catalogRole(tx: Tx, realmId: string, name: string, field: string) {
+    const role = await tx.role.findUnique({ where: { realmId_name: { realmId, name } }, select: { id: true, permissions: true } });
     assertThat(role, 'not_found', `No role named "${name}" in the catalog.`, { field });
-    return role.id;
+    return role;
   }
 
   /** Only an owner of the tenant (not a realm admin acting from outside, not an API key). */
@@ -131,7 +131,7 @@ export function createTenantService({ db, events, access, realms, clock }: Tenan
       const slug = data.slug ?? slugOf(data.displayName);
       try {
         return await db.$transaction(async (tx) => {
-          const ownerRoleId = await roleId(tx, realmId, 'owner', 'role');
+          const ownerRoleId = (await catalogRole(tx, realmId, 'owner', 'role')).id;
           const tenant = await tx.tenant.create({
             data: {
               realmId,
@@ -244,16 +244,20 @@ export function createTenantService({ db, events, access, realms, clock }: Tenan
      */
     async transferOwnership(input: unknown, caller: Caller) {
       const data = parseInput(transferInput, input);
-      const { tenant, role, viewer } = await access.tenantAccess(caller, data.tenantId);
+      const standing = await access.tenantAccess(caller, data.tenantId);
+      const { tenant, role, viewer } = standing;
       assertOwner(role, caller);
       assertThat(data.newOwnerId !== viewer.userId, 'bad_request', 'You already own this tenant.', { field: 'newOwnerId' });
       return db.$transaction(async (tx) => {
         const target = await tx.membership.findUnique({ where: { userId_tenantId: { userId: data.newOwnerId, tenantId: tenant.id } } });
         assertThat(target, 'not_found', 'The new owner must be a member of the tenant.', { field: 'newOwnerId' });
-        const ownerRoleId = await roleId(tx, tenant.realmId, 'owner', 'role');
-        const previousRoleId = await roleId(tx, tenant.realmId, data.previousOwnerRole, 'previousOwnerRole');
-        await tx.membership.update({ where: { id: target.id }, data: { roleId: ownerRoleId } });
-        await tx.membership.update({ where: { userId_tenantId: { userId: viewer.userId, tenantId: tenant.id } }, data: { roleId: previousRoleId } });
+        const ownerRole = await catalogRole(tx, tenant.realmId, 'owner', 'role');
+        const previousRole = await catalogRole(tx, tenant.realmId, data.previousOwnerRole, 'previousOwnerRole');
+        // Both roles handed out here pass the rule of every grant.
+        assertGrantable(grantAuthority(standing), ownerRole.permissions, 'newOwnerId');
+        assertGrantable(grantAuthority(standing), previousRole.permissions, 'previousOwnerRole');
+        await tx.membership.update({ where: { id: target.id }, data: { roleId: ownerRole.id } });
+        await tx.membership.update({ where: { userId_tenantId: { userId: viewer.userId, tenantId: tenant.id } }, data: { roleId: previousRole.id } });
         const updated = await tx.tenant.update({ where: { id: tenant.id }, data: { ownerId: data.newOwnerId } });
         await events.appendEvent(tx, {
           aggregateType: 'tenant',

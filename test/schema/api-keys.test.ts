@@ -1,8 +1,21 @@
 import { createHash } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { ApiKeysDocument, CreateApiKeyDocument, RevokeApiKeyDocument } from '../generated/graphql.js';
+import {
+  AddOriginDocument,
+  AdminSearchDocument,
+  AdminStatsDocument,
+  ApiKeysDocument,
+  AuditEventsDocument,
+  CreateApiKeyDocument,
+  CreateRoleDocument,
+  RevokeApiKeyDocument,
+  TenantDocument,
+  TenantsDocument,
+  UpdateUserStatusDocument,
+} from '../generated/graphql.js';
+import { builtinPermissions } from '../../src/services/permissions.js';
 import { startTestApp, type TestApp } from '../helpers/app.js';
-import { seedMember, seedRole, seedTenant, signInRealmAdmin, signUpUser, type SignedIn } from '../helpers/realm.js';
+import { realmFootprint, seedMember, seedRole, seedTenant, signInRealmAdmin, signUpUser, type SignedIn } from '../helpers/realm.js';
 
 // createApiKey, apiKeys and revokeApiKey: allow paths with the stored rows and
 // events, and every deny path with nothing written.
@@ -75,15 +88,29 @@ describe('createApiKey', () => {
     expect(apiKey).toMatchObject({ scopes: ['tenant:read'], expiresAt, owner: { id: manager.userId } });
   });
 
-  it('refuses scopes the caller does not hold, naming the first one (forbidden, nothing written)', async () => {
+  it('refuses scopes the caller does not hold, naming them (forbidden role_exceeds_permissions, nothing written)', async () => {
     const before = await written();
     const { body } = await t.execute(
       CreateApiKeyDocument,
       { input: { tenantId, displayName: 'too strong', scopes: ['tenant:read', 'members:manage', 'roles:manage'] } },
       manager.headers,
     );
-    expect(body.errors?.[0]?.extensions).toMatchObject({ code: 'forbidden', permission: 'members:manage' });
-    expect(await written()).toEqual(before);
+    expect(body.errors?.[0]?.extensions).toMatchObject({
+      code: 'forbidden',
+      reason: 'role_exceeds_permissions',
+      field: 'scopes',
+      permissions: ['members:manage', 'roles:manage'],
+    });
+    // A key acts through its owner's role: a realm admin who is a plain member mints no more than that role holds.
+    const admin = await signInRealmAdmin(t);
+    const joined = (await seedTenant(t, owner.userId)).id;
+    await seedMember(t, joined, admin.userId, 'keymaster');
+    const seeded = await written();
+    const input = { tenantId: joined, displayName: 'admin', scopes: ['tenant:read', 'tenant:write'] };
+    const asAdmin = await t.execute(CreateApiKeyDocument, { input }, admin.headers);
+    expect(asAdmin.body.errors?.[0]?.extensions).toMatchObject({ code: 'forbidden', reason: 'role_exceeds_permissions', permissions: ['tenant:write'] });
+    expect(await written()).toEqual(seeded);
+    expect(seeded.keys).toBe(before.keys);
   });
 
   it('deny: anonymous, another tenant’s member, a member without apikeys:manage, an API key, a realm admin outside the tenant', async () => {
@@ -187,5 +214,37 @@ describe('revokeApiKey', () => {
     expect(await revoke('not-an-id', owner.headers)).toMatchObject({ code: 'bad_request', field: 'apiKeyId' });
     expect(await written()).toEqual(before);
     expect((await t.app.db.prisma.apiKey.findUniqueOrThrow({ where: { id: apiKey.id } })).revokedAt).toBeNull();
+  });
+});
+
+describe('an API key of the realm’s base admin tenant', () => {
+  it('is confined to that tenant: it never acts as a realm admin, whatever its scopes', async () => {
+    const admin = await signInRealmAdmin(t);
+    const baseTenantId = (await t.app.db.prisma.tenant.findFirstOrThrow({ where: { isBaseAdmin: true } })).id;
+    const { body } = await t.execute(
+      CreateApiKeyDocument,
+      { input: { tenantId: baseTenantId, displayName: 'admin automation', scopes: [...builtinPermissions] } },
+      admin.headers,
+    );
+    expect(body.errors).toBeUndefined();
+    const key = apiKeyHeader(body.data!.createApiKey.key);
+    const before = await realmFootprint(t);
+    const refusals: Array<[string, Promise<{ body: { errors?: readonly { extensions?: Record<string, unknown> }[] } }>, string]> = [
+      ['adminStats', t.execute(AdminStatsDocument, {}, key), 'forbidden'],
+      ['adminSearch', t.execute(AdminSearchDocument, { q: 'tenant' }, key), 'forbidden'],
+      ['auditEvents of the realm', t.execute(AuditEventsDocument, { first: 5 }, key), 'forbidden'],
+      ['createRole', t.execute(CreateRoleDocument, { input: { name: 'from_key', displayName: 'x', permissions: [] } }, key), 'forbidden'],
+      ['addOrigin', t.execute(AddOriginDocument, { input: { origin: 'https://key.example.com' } }, key), 'forbidden'],
+      ['updateUserStatus', t.execute(UpdateUserStatusDocument, { input: { userId: reader.userId, status: 'SUSPENDED' } }, key), 'forbidden'],
+      ['another tenant', t.execute(TenantDocument, { id: tenantId }, key), 'not_found'],
+    ];
+    for (const [what, pending, code] of refusals) expect((await pending).body.errors?.[0]?.extensions?.code, what).toBe(code);
+    expect(await realmFootprint(t)).toEqual(before);
+    // Within its tenant it works; the tenant list is that tenant alone.
+    expect((await t.execute(TenantDocument, { id: baseTenantId }, key)).body.data?.tenant?.id).toBe(baseTenantId);
+    const listed = await t.execute(TenantsDocument, { first: 50 }, key);
+    expect(listed.body.data!.tenants.edges.map((e) => e.node.id)).toEqual([baseTenantId]);
+    // The same person, signed in, is a realm admin.
+    expect((await t.execute(AdminStatsDocument, {}, admin.headers)).body.errors).toBeUndefined();
   });
 });

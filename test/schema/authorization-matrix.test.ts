@@ -6,8 +6,11 @@ import { realmFootprint, seedMember, seedRole, signInRealmAdmin, signUpUser, typ
 
 // For every realm-management operation: the allowed caller succeeds, and each
 // of anonymous, a member of another tenant, a member without the permission, a
-// suspended user, an API key without the scope and an API key whose owner lost
-// the permission is refused with its code, with nothing written.
+// suspended user, an API key without the scope, an API key whose owner lost
+// the permission and an API key of the realm's base admin tenant is refused with
+// its code, with nothing written. Operations that grant (a role, an invitation,
+// a key's scopes, a role's permissions) also refuse a caller who holds the
+// permission but would grant more than they hold.
 
 type Headers = Record<string, string> | undefined;
 type Vars = Record<string, unknown>;
@@ -20,9 +23,12 @@ let outsider: SignedIn; // owner of another tenant
 let suspended: SignedIn; // held every permission, then was suspended
 let demoted: SignedIn; // created a full key, then lost every permission
 let target: SignedIn; // someone the operations act on
+let manager: SignedIn; // members, invitations and keys to manage, but not everything
+let catalogEditor: SignedIn; // roles:manage over the realm, nothing else
 let tenantId: string;
 let keyWithoutScope: string;
 let keyOfDemotedOwner: string;
+let keyOfAdminTenant: string; // every scope, in the realm's base admin tenant
 /** Every secret handed out during the run: none may reach an event, in clear or hashed. */
 const secrets = new Set<string>();
 const remember = (value: string | undefined) => value && secrets.add(value);
@@ -53,10 +59,24 @@ async function createKey(user: SignedIn, scopes: string[]) {
 beforeAll(async () => {
   t = await startTestApp({ domainVerifier: { isPublished: async () => true } });
   admin = await signInRealmAdmin(t);
-  [owner, bare, outsider, suspended, demoted, target] = (await Promise.all(Array.from({ length: 6 }, () => signUpUser(t)))) as [SignedIn, SignedIn, SignedIn, SignedIn, SignedIn, SignedIn];
-  for (const user of [admin, owner, bare, outsider, suspended, demoted, target]) [user.password, user.accessToken, user.refreshToken].forEach(remember);
+  [owner, bare, outsider, suspended, demoted, target, manager, catalogEditor] = (await Promise.all(Array.from({ length: 8 }, () => signUpUser(t)))) as [
+    SignedIn, SignedIn, SignedIn, SignedIn, SignedIn, SignedIn, SignedIn, SignedIn,
+  ];
+  for (const user of [admin, owner, bare, outsider, suspended, demoted, target, manager, catalogEditor]) [user.password, user.accessToken, user.refreshToken].forEach(remember);
   await seedRole(t, 'bare', []);
   await seedRole(t, 'full', [...builtinPermissions]);
+  await seedRole(t, 'manager', ['tenant:read', 'members:manage', 'invitations:manage', 'apikeys:manage']);
+  await seedRole(t, 'catalog', ['roles:manage']);
+  const baseTenantId = (await t.app.db.prisma.tenant.findFirstOrThrow({ where: { isBaseAdmin: true } })).id;
+  await seedMember(t, baseTenantId, catalogEditor.userId, 'catalog');
+  const adminKey = await gql(
+    'mutation($input: CreateApiKeyInput!) { createApiKey(input: $input) { key } }',
+    { input: { tenantId: baseTenantId, displayName: 'admin automation', scopes: [...builtinPermissions] } },
+    admin.headers,
+  );
+  keyOfAdminTenant = (adminKey.data!.createApiKey as { key: string }).key;
+  remember(keyOfAdminTenant);
+  remember(keyOfAdminTenant.split('.')[1]);
   const created = await gql('mutation { createTenant(input: { displayName: "Matrix" }) { tenant { id } } }', {}, owner.headers);
   tenantId = (created.data!.createTenant as { tenant: { id: string } }).tenant.id;
   await gql('mutation { createTenant(input: { displayName: "Elsewhere" }) { tenant { id } } }', {}, outsider.headers);
@@ -64,6 +84,7 @@ beforeAll(async () => {
   await seedMember(t, tenantId, suspended.userId, 'full');
   await seedMember(t, tenantId, demoted.userId, 'full');
   await seedMember(t, tenantId, target.userId, 'bare');
+  await seedMember(t, tenantId, manager.userId, 'manager');
   // A key scoped to something no operation below needs, and a full key whose owner is then demoted.
   keyWithoutScope = await createKey(owner, ['tenant:read']);
   keyOfDemotedOwner = await createKey(demoted, [...builtinPermissions]);
@@ -87,6 +108,10 @@ interface Operation {
   allowed: 'owner' | 'admin';
   /** A key scoped to tenant:read does hold the permission tenant:read operations need: skip that refusal. */
   readOnly?: boolean;
+  /** API keys are refused outright (forbidden), before any tenant is looked at. */
+  refusesKeys?: boolean;
+  /** Callers holding the permission who would grant beyond it: [who, headers, variables, reason], refused as forbidden. */
+  escalations?: () => Array<[string, Headers, Vars, string]>;
 }
 
 let seq = 0;
@@ -127,6 +152,11 @@ const operations: Operation[] = [
     allowed: 'owner',
     query: 'mutation($input: UpdateMemberRoleInput!) { updateMemberRole(input: $input) { membership { id } } }',
     vars: () => ({ input: { tenantId, userId: target.userId, role: seq++ % 2 ? 'member' : 'bare' } }),
+    escalations: () => [
+      ['a manager raising themselves', manager.headers, { input: { tenantId, userId: manager.userId, role: 'full' } }, 'own_role'],
+      ['a manager granting more than they hold', manager.headers, { input: { tenantId, userId: target.userId, role: 'full' } }, 'role_exceeds_permissions'],
+      ['a manager demoting the owner', manager.headers, { input: { tenantId, userId: owner.userId, role: 'bare' } }, 'owner_only'],
+    ],
   },
   {
     name: 'removeMember',
@@ -138,6 +168,7 @@ const operations: Operation[] = [
       await seedMember(t, tenantId, leaving.userId, 'bare');
       return { input: { tenantId, userId: leaving.userId } };
     },
+    escalations: () => [['a manager removing the owner', manager.headers, { input: { tenantId, userId: owner.userId } }, 'owner_only']],
   },
   {
     name: 'createInvitation',
@@ -145,6 +176,9 @@ const operations: Operation[] = [
     allowed: 'owner',
     query: 'mutation($input: CreateInvitationInput!) { createInvitation(input: $input) { invitation { id } token } }',
     vars: () => ({ input: { tenantId, email: `${unique('inv')}@example.com`, role: 'member' } }),
+    escalations: () => [
+      ['a manager inviting with more than they hold', manager.headers, { input: { tenantId, email: `${unique('up')}@example.com`, role: 'full' } }, 'role_exceeds_permissions'],
+    ],
   },
   { name: 'invitations', scope: 'tenant', allowed: 'owner', query: 'query($id: ID!) { invitations(tenantId: $id, first: 5) { edges { node { id } } } }', vars: () => ({ id: tenantId }) },
   {
@@ -158,8 +192,12 @@ const operations: Operation[] = [
     name: 'createApiKey',
     scope: 'tenant',
     allowed: 'owner',
+    refusesKeys: true,
     query: 'mutation($input: CreateApiKeyInput!) { createApiKey(input: $input) { apiKey { id } key } }',
     vars: () => ({ input: { tenantId, displayName: 'k', scopes: ['tenant:read'] } }),
+    escalations: () => [
+      ['a manager scoping a key beyond their role', manager.headers, { input: { tenantId, displayName: 'k', scopes: ['tenant:read', 'tenant:write'] } }, 'role_exceeds_permissions'],
+    ],
   },
   { name: 'apiKeys', scope: 'tenant', allowed: 'owner', query: 'query($id: ID!) { apiKeys(tenantId: $id, first: 5) { edges { node { id } } } }', vars: () => ({ id: tenantId }) },
   {
@@ -220,6 +258,7 @@ const operations: Operation[] = [
     query: 'mutation($input: TransferTenantOwnershipInput!) { transferTenantOwnership(input: $input) { tenant { id } } }',
     // The owner stays an owner (previousOwnerRole owner), so later rounds still have one.
     vars: () => ({ input: { tenantId, newOwnerId: target.userId, previousOwnerRole: 'owner' } }),
+    escalations: () => [['a manager handing themselves ownership', manager.headers, { input: { tenantId, newOwnerId: manager.userId } }, 'owner_only']],
   },
   {
     name: 'createRole',
@@ -227,6 +266,9 @@ const operations: Operation[] = [
     allowed: 'admin',
     query: 'mutation($input: CreateRoleInput!) { createRole(input: $input) { role { id } } }',
     vars: () => ({ input: { name: unique('r'), displayName: 'R', permissions: [] } }),
+    escalations: () => [
+      ['a catalog editor creating a role beyond their own', catalogEditor.headers, { input: { name: unique('r'), displayName: 'R', permissions: ['tenant:write'] } }, 'role_exceeds_permissions'],
+    ],
   },
   {
     name: 'updateRole',
@@ -234,6 +276,9 @@ const operations: Operation[] = [
     allowed: 'admin',
     query: 'mutation($input: UpdateRoleInput!) { updateRole(input: $input) { role { id } } }',
     vars: () => ({ input: { name: 'full', displayName: unique('Full ') } }),
+    escalations: () => [
+      ['a catalog editor widening their own role', catalogEditor.headers, { input: { name: 'catalog', permissions: ['roles:manage', 'tenant:write'] } }, 'role_exceeds_permissions'],
+    ],
   },
   {
     name: 'renameRole',
@@ -314,12 +359,18 @@ describe('authorization matrix', () => {
         ['suspended user', suspended.headers, 'account_suspended'],
         ...(op.readOnly ? [] : ([['API key without the scope', apiKey(keyWithoutScope), 'forbidden']] as Array<[string, Headers, string]>)),
         ['API key whose owner lost the permission', apiKey(keyOfDemotedOwner), 'forbidden'],
+        // Keys are confined to their tenant: one of the base admin tenant is no realm admin.
+        ['API key of the realm’s admin tenant', apiKey(keyOfAdminTenant), op.scope === 'tenant' && !op.refusesKeys ? 'not_found' : 'forbidden'],
       ];
       if (op.allowed === 'admin') denials.push(['tenant owner (not a realm admin)', owner.headers, 'forbidden']);
       const before = await realmFootprint(t);
       for (const [who, headers, code] of denials) {
         const body = await gql(op.query, variables, headers);
         expect(body.errors?.[0]?.extensions?.code, `${op.name} as ${who}`).toBe(code);
+      }
+      for (const [who, headers, escalation, reason] of op.escalations?.() ?? []) {
+        const body = await gql(op.query, escalation, headers);
+        expect(body.errors?.[0]?.extensions, `${op.name} as ${who}`).toMatchObject({ code: 'forbidden', reason });
       }
       expect(await realmFootprint(t), `${op.name}: nothing written on refusal`).toEqual(before);
 

@@ -10,6 +10,7 @@ import {
   InvitationsDocument,
   InvitationTypeFieldsDocument,
   RevokeInvitationDocument,
+  UpdateRoleDocument,
 } from '../generated/graphql.js';
 import { startTestApp, type TestApp } from '../helpers/app.js';
 import { lastMessage, uniqueEmail } from '../helpers/auth.js';
@@ -190,13 +191,16 @@ describe('createInvitation', () => {
     await expect(lastMessage(t, input.email)).rejects.toThrow('no message');
   });
 
-  it('an inviter cannot grant built-in permissions they lack (forbidden); nothing is written', async () => {
+  it('an inviter cannot grant permissions they lack, built-in or the realm’s own (forbidden); nothing is written', async () => {
     await seedRole(t, 'auditor', ['tenant:read', 'audit:read', 'reports:export']);
+    await seedRole(t, 'exporter', ['tenant:read', 'reports:export']);
     const before = await snapshot();
     const { body } = await t.execute(CreateInvitationDocument, { input: { tenantId, email: uniqueEmail('up'), role: 'auditor' } }, inviter.headers);
-    expect(errorOf(body)).toMatchObject({ code: 'forbidden', field: 'role', reason: 'role_exceeds_permissions', permissions: ['audit:read'] });
+    expect(errorOf(body)).toMatchObject({ code: 'forbidden', field: 'role', reason: 'role_exceeds_permissions', permissions: ['audit:read', 'reports:export'] });
+    const custom = await t.execute(CreateInvitationDocument, { input: { tenantId, email: uniqueEmail('up'), role: 'exporter' } }, inviter.headers);
+    expect(errorOf(custom.body)).toMatchObject({ code: 'forbidden', reason: 'role_exceeds_permissions', permissions: ['reports:export'] });
     expect(await snapshot()).toEqual(before);
-    // The owner holds every built-in permission; the realm's own strings are not checked.
+    // The owner holds every built-in permission and decides who gets the realm's own strings.
     expect((await invite(owner, { role: 'auditor' })).invitation.role.name).toBe('auditor');
   });
 
@@ -422,6 +426,37 @@ describe('acceptInvitation', () => {
     // signIn above appended user.signed_in; nothing else may have been written.
     expect(after.events - before.events).toBe(1);
     expect({ ...after, events: before.events }).toEqual(before);
+  });
+
+  it('a role widened after the invitation was sent is refused at acceptance unless the inviter could grant it now', async () => {
+    await seedRole(t, 'helper', ['tenant:read']);
+    const [email, ownersEmail] = [uniqueEmail('widened'), uniqueEmail('widened-owner')];
+    const byInviter = await invite(inviter, { email, role: 'helper' });
+    const byOwner = await invite(owner, { email: ownersEmail, role: 'helper' });
+    const widened = await t.execute(UpdateRoleDocument, { input: { name: 'helper', permissions: ['tenant:read', 'apikeys:manage'] } }, admin.headers);
+    expect(widened.body.errors).toBeUndefined();
+    const invitee = await signUpUser(t, email);
+    const before = await snapshot();
+    const { body } = await t.execute(AcceptInvitationDocument, { input: { token: byInviter.token } }, invitee.headers);
+    expect(errorOf(body)).toMatchObject({ code: 'forbidden', reason: 'role_exceeds_permissions', permissions: ['apikeys:manage'] });
+    expect(await snapshot()).toEqual(before);
+    // The owner could grant the wider role today: their invitation stands.
+    const ownersInvitee = await signUpUser(t, ownersEmail);
+    const accepted = await t.execute(AcceptInvitationDocument, { input: { token: byOwner.token } }, ownersInvitee.headers);
+    expect(accepted.body.errors).toBeUndefined();
+  });
+
+  it('an invitation from someone who has since lost invitations:manage (removed, demoted) is refused at acceptance', async () => {
+    const sender = await signUpUser(t);
+    await seedMember(t, tenantId, sender.userId, 'inviter');
+    const email = uniqueEmail('orphan-invite');
+    const created = await invite(sender, { email, role: 'reader' });
+    await prisma().membership.delete({ where: { userId_tenantId: { userId: sender.userId, tenantId } } });
+    const invitee = await signUpUser(t, email);
+    const before = await snapshot();
+    const { body } = await t.execute(AcceptInvitationDocument, { input: { token: created.token } }, invitee.headers);
+    expect(errorOf(body)).toMatchObject({ code: 'forbidden', reason: 'role_exceeds_permissions' });
+    expect(await snapshot()).toEqual(before);
   });
 
   it('an API-key caller cannot accept (forbidden), even for its owner’s address', async () => {

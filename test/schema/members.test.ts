@@ -1,5 +1,8 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import {
+  AdminStatsDocument,
+  CreateApiKeyDocument,
+  CreateInvitationDocument,
   MembersDocument,
   RemoveMemberDocument,
   TenantsWithMembersDocument,
@@ -8,7 +11,8 @@ import {
   ViewerDocument,
 } from '../generated/graphql.js';
 import { startTestApp, type TestApp } from '../helpers/app.js';
-import { errorCode } from '../helpers/errors.js';
+import { errorCode, errorOf } from '../helpers/errors.js';
+import { builtinPermissions } from '../../src/services/permissions.js';
 import { authClient } from '../helpers/auth.js';
 import { realmFootprint, seedMember, seedRole, seedTenant, signIn, signInRealmAdmin, signUpUser, type SignedIn } from '../helpers/realm.js';
 
@@ -92,7 +96,9 @@ describe('updateMemberRole', () => {
     expect(await ask({ userId: manager.userId, role: 'reader' }, reader)).toMatchObject({ code: 'forbidden' });
     expect(await ask({ userId: reader.userId, role: 'manager' }, outsider)).toMatchObject({ code: 'not_found' });
     expect(await ask({ userId: 'x', role: 'reader' }, owner)).toMatchObject({ code: 'bad_request', field: 'userId' });
-    expect(await ask({ userId: owner.userId, role: 'member' }, manager)).toMatchObject({ code: 'last_owner' });
+    // An owner's membership is not a members:manage holder's to change: refused before last_owner is even considered.
+    expect(await ask({ userId: owner.userId, role: 'member' }, manager)).toMatchObject({ code: 'forbidden', reason: 'owner_only' });
+    expect(await ask({ userId: owner.userId, role: 'member' }, owner)).toMatchObject({ code: 'last_owner' });
     expect(await realmFootprint(t)).toEqual(before);
   });
 
@@ -168,5 +174,125 @@ describe('updateUserStatus', () => {
     expect(await ask({ userId: admin.userId, status: 'SUSPENDED' }, admin)).toBe('forbidden');
     expect(await ask({ userId: '00000000-0000-4000-8000-000000000000', status: 'SUSPENDED' }, admin)).toBe('not_found');
     expect(await realmFootprint(t)).toEqual(before);
+  });
+});
+
+describe('no grant beyond the granter', () => {
+  // A caller is a signed-in user or the headers of an API key.
+  type Who = SignedIn | Record<string, string>;
+  const headersOf = (who: Who) => ('headers' in who ? (who as SignedIn).headers : (who as Record<string, string>));
+  const setRole = (who: Who, tenant: string, userId: string, role: string) =>
+    t.execute(UpdateMemberRoleDocument, { input: { tenantId: tenant, userId, role } }, headersOf(who));
+  const remove = (who: Who, tenant: string, userId: string) => t.execute(RemoveMemberDocument, { input: { tenantId: tenant, userId } }, headersOf(who));
+  let baseTenantId: string;
+
+  beforeAll(async () => {
+    await seedRole(t, 'full', [...builtinPermissions]);
+    await seedRole(t, 'billing', ['tenant:read', 'billing:admin']);
+    // members:manage and more, but not everything: the attacker's starting point.
+    await seedRole(t, 'staff', ['tenant:read', 'members:manage', 'invitations:manage', 'apikeys:manage']);
+    // A realm admin (tenant:write in the base admin tenant) that may not edit the catalog.
+    await seedRole(t, 'operator', ['tenant:read', 'tenant:write', 'members:manage', 'invitations:manage']);
+    baseTenantId = (await t.app.db.prisma.tenant.findFirstOrThrow({ where: { isBaseAdmin: true } })).id;
+  });
+
+  it('nobody raises their own role: a members:manage holder asking for a fuller role is own_role; nothing is written', async () => {
+    const climber = await signUpUser(t);
+    await seedMember(t, tenantId, climber.userId, 'manager');
+    const before = await realmFootprint(t);
+    expect(errorOf((await setRole(climber, tenantId, climber.userId, 'full')).body)).toMatchObject({
+      code: 'forbidden',
+      reason: 'own_role',
+      field: 'role',
+      permissions: expect.arrayContaining(['tenant:write', 'roles:manage', 'apikeys:manage']),
+    });
+    // A role of the realm's own strings is a raise too.
+    expect(errorOf((await setRole(climber, tenantId, climber.userId, 'billing')).body)).toMatchObject({ reason: 'own_role', permissions: ['billing:admin'] });
+    expect(await realmFootprint(t)).toEqual(before);
+    expect(await roleOf(tenantId, climber.userId)).toBe('manager');
+    // Going down is allowed: reader holds nothing manager lacks.
+    expect((await setRole(climber, tenantId, climber.userId, 'reader')).body.errors).toBeUndefined();
+    expect(await roleOf(tenantId, climber.userId)).toBe('reader');
+  });
+
+  it('a member with members:manage grants no role beyond their own permissions (built-in or the realm’s own); owners can', async () => {
+    const target = await signUpUser(t);
+    await seedMember(t, tenantId, target.userId, 'reader');
+    const before = await realmFootprint(t);
+    expect(errorOf((await setRole(manager, tenantId, target.userId, 'full')).body)).toMatchObject({
+      code: 'forbidden',
+      reason: 'role_exceeds_permissions',
+      field: 'role',
+      permissions: expect.arrayContaining(['tenant:write', 'apikeys:manage']),
+    });
+    expect(errorOf((await setRole(manager, tenantId, target.userId, 'billing')).body)).toMatchObject({ reason: 'role_exceeds_permissions', permissions: ['billing:admin'] });
+    expect(await realmFootprint(t)).toEqual(before);
+    // Within the manager's own permissions: allowed.
+    expect((await setRole(manager, tenantId, target.userId, 'manager')).body.errors).toBeUndefined();
+    // The owner holds every built-in permission and hands out the realm's own strings.
+    expect((await setRole(owner, tenantId, target.userId, 'full')).body.errors).toBeUndefined();
+    expect((await setRole(owner, tenantId, target.userId, 'billing')).body.errors).toBeUndefined();
+    expect(await roleOf(tenantId, target.userId)).toBe('billing');
+  });
+
+  it('the attack end to end: members:manage, then a full role, then a tenant:write key, is refused at every step', async () => {
+    const attacker = await signUpUser(t);
+    const tenant = (await seedTenant(t, owner.userId)).id;
+    await seedMember(t, tenant, attacker.userId, 'staff');
+    expect(errorOf((await setRole(attacker, tenant, attacker.userId, 'full')).body)).toMatchObject({ reason: 'own_role' });
+    const key = await t.execute(CreateApiKeyDocument, { input: { tenantId: tenant, displayName: 'x', scopes: ['tenant:write'] } }, attacker.headers);
+    expect(errorOf(key.body)).toMatchObject({ code: 'forbidden', reason: 'role_exceeds_permissions', field: 'scopes', permissions: ['tenant:write'] });
+    const invitation = await t.execute(CreateInvitationDocument, { input: { tenantId: tenant, email: `alt-${attacker.email}`, role: 'full' } }, attacker.headers);
+    expect(errorOf(invitation.body)).toMatchObject({ code: 'forbidden', reason: 'role_exceeds_permissions' });
+    expect(await roleOf(tenant, attacker.userId)).toBe('staff');
+  });
+
+  it('an owner’s membership is the owners’: members:manage alone cannot demote or remove an owner, even with two owners', async () => {
+    const [first, second, staff] = await Promise.all([signUpUser(t), signUpUser(t), signUpUser(t)]);
+    const tenant = (await seedTenant(t, first.userId)).id;
+    await seedMember(t, tenant, second.userId, 'owner');
+    await seedMember(t, tenant, staff.userId, 'staff');
+    // An owner's API key with members:manage does not count as the owner in person either.
+    const keyed = await t.execute(CreateApiKeyDocument, { input: { tenantId: tenant, displayName: 'k', scopes: ['tenant:read', 'members:manage'] } }, first.headers);
+    const ownerKey = { authorization: `ApiKey ${keyed.body.data!.createApiKey.key}` };
+    const before = await realmFootprint(t);
+    for (const who of [staff, ownerKey]) {
+      expect(errorOf((await setRole(who, tenant, second.userId, 'member')).body)).toMatchObject({ code: 'forbidden', reason: 'owner_only' });
+      expect(errorOf((await remove(who, tenant, second.userId)).body)).toMatchObject({ code: 'forbidden', reason: 'owner_only' });
+    }
+    expect(await realmFootprint(t)).toEqual(before);
+    expect(await roleOf(tenant, second.userId)).toBe('owner');
+    // Allowed: an owner demotes the other owner; a realm admin removes an owner.
+    expect((await setRole(first, tenant, second.userId, 'member')).body.errors).toBeUndefined();
+    await t.app.db.prisma.membership.update({
+      where: { userId_tenantId: { userId: second.userId, tenantId: tenant } },
+      data: { role: { connect: { realmId_name: { realmId: await t.app.services.realms.defaultRealmId(), name: 'owner' } } } },
+    });
+    expect((await remove(admin, tenant, second.userId)).body.errors).toBeUndefined();
+    expect(await roleOf(tenant, second.userId)).toBeNull();
+  });
+
+  it('in the realm’s base admin tenant, members:manage does not make anyone a realm admin', async () => {
+    const [climber, accomplice, operator] = await Promise.all([signUpUser(t), signUpUser(t), signUpUser(t)]);
+    await seedMember(t, baseTenantId, climber.userId, 'staff');
+    await seedMember(t, baseTenantId, accomplice.userId, 'member');
+    await seedMember(t, baseTenantId, operator.userId, 'operator');
+    const before = await realmFootprint(t);
+    expect(errorOf((await setRole(climber, baseTenantId, climber.userId, 'full')).body)).toMatchObject({ reason: 'own_role' });
+    expect(errorOf((await setRole(climber, baseTenantId, accomplice.userId, 'full')).body)).toMatchObject({
+      reason: 'role_exceeds_permissions',
+      permissions: expect.arrayContaining(['tenant:write']),
+    });
+    // A realm admin without roles:manage gains no realm-wide power there either: in the base admin tenant their role is all they hold.
+    expect(errorOf((await setRole(operator, baseTenantId, accomplice.userId, 'full')).body)).toMatchObject({
+      reason: 'role_exceeds_permissions',
+      permissions: expect.arrayContaining(['roles:manage', 'apikeys:manage']),
+    });
+    expect(await realmFootprint(t)).toEqual(before);
+    for (const who of [climber, accomplice]) expect(errorCode((await t.execute(AdminStatsDocument, {}, who.headers)).body)).toBe('forbidden');
+    expect((await t.execute(AdminStatsDocument, {}, operator.headers)).body.errors).toBeUndefined();
+    // The base admin tenant's owner still grants realm administration.
+    expect((await setRole(admin, baseTenantId, accomplice.userId, 'operator')).body.errors).toBeUndefined();
+    expect((await t.execute(AdminStatsDocument, {}, accomplice.headers)).body.errors).toBeUndefined();
   });
 });

@@ -1,5 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { CreateRoleDocument, DeleteRoleDocument, RenameRoleDocument, RolesDocument, UpdateRoleDocument } from '../generated/graphql.js';
+import { AdminStatsDocument, CreateRoleDocument, DeleteRoleDocument, RenameRoleDocument, RolesDocument, UpdateRoleDocument } from '../generated/graphql.js';
 import { startTestApp, type TestApp } from '../helpers/app.js';
 import { errorCode } from '../helpers/errors.js';
 import { realmFootprint, seedMember, seedRole, seedTenant, signInRealmAdmin, signUpUser, type SignedIn } from '../helpers/realm.js';
@@ -13,7 +13,7 @@ beforeAll(async () => {
   admin = await signInRealmAdmin(t);
   [owner, roleManager] = await Promise.all([signUpUser(t), signUpUser(t)]);
   // roles:manage over the realm without being a realm admin: a role of the base admin tenant.
-  await seedRole(t, 'catalog_editor', ['roles:manage']);
+  await seedRole(t, 'catalog_editor', ['roles:manage', 'tenant:read']);
   const base = await t.app.db.prisma.tenant.findFirstOrThrow({ where: { isBaseAdmin: true } });
   await seedMember(t, base.id, roleManager.userId, 'catalog_editor');
 });
@@ -33,10 +33,44 @@ describe('roles catalog', () => {
   });
 
   it('createRole: roles:manage over the realm; duplicates de-duplicated; role.created', async () => {
-    const { body } = await create({ name: 'dispatch', displayName: 'Dispatch', permissions: ['orders:read', 'orders:read', 'tenant:read'] }, roleManager);
+    const { body } = await create({ name: 'dispatch', displayName: 'Dispatch', permissions: ['tenant:read', 'tenant:read'] }, roleManager);
     const role = body.data!.createRole.role;
-    expect(role).toMatchObject({ name: 'dispatch', permissions: ['orders:read', 'tenant:read'] });
+    expect(role).toMatchObject({ name: 'dispatch', permissions: ['tenant:read'] });
     expect((await roleEvents(role.id)).map((e) => e.type)).toEqual(['role.created']);
+    // Realm admins define the realm's own permission strings.
+    const custom = await create({ name: 'shipping', displayName: 'Shipping', permissions: ['orders:read', 'orders:read', 'tenant:read'] });
+    expect(custom.body.data!.createRole.role).toMatchObject({ permissions: ['orders:read', 'tenant:read'] });
+  });
+
+  it('a roles:manage holder puts into a role only what they hold over the realm: no way to raise oneself through the catalog', async () => {
+    const before = await realmFootprint(t);
+    const refusal = (body: { errors?: readonly { extensions?: Record<string, unknown> }[] }) => body.errors?.[0]?.extensions;
+    expect(refusal((await create({ name: 'root', displayName: 'Root', permissions: ['tenant:read', 'tenant:write'] }, roleManager)).body)).toMatchObject({
+      code: 'forbidden',
+      reason: 'role_exceeds_permissions',
+      field: 'permissions',
+      permissions: ['tenant:write'],
+    });
+    expect(refusal((await create({ name: 'orders', displayName: 'Orders', permissions: ['orders:read'] }, roleManager)).body)).toMatchObject({
+      reason: 'role_exceeds_permissions',
+      permissions: ['orders:read'],
+    });
+    // Their own role, in the base admin tenant: tenant:write there would make them a realm admin.
+    const own = await t.execute(UpdateRoleDocument, { input: { name: 'catalog_editor', permissions: ['roles:manage', 'tenant:read', 'tenant:write'] } }, roleManager.headers);
+    expect(refusal(own.body)).toMatchObject({ code: 'forbidden', reason: 'role_exceeds_permissions', permissions: ['tenant:write'] });
+    expect(await realmFootprint(t)).toEqual(before);
+    expect(errorCode((await t.execute(AdminStatsDocument, {}, roleManager.headers)).body)).toBe('forbidden');
+
+    // Allowed: what they hold; keeping or dropping a permission they lack (only additions are grants).
+    await create({ name: 'watcher', displayName: 'Watcher', permissions: ['tenant:read', 'audit:read'] });
+    const kept = await t.execute(UpdateRoleDocument, { input: { name: 'watcher', displayName: 'Watchers', permissions: ['audit:read', 'tenant:read'] } }, roleManager.headers);
+    expect(kept.body.errors).toBeUndefined();
+    const dropped = await t.execute(UpdateRoleDocument, { input: { name: 'watcher', permissions: ['tenant:read'] } }, roleManager.headers);
+    expect(dropped.body.data!.updateRole.role.permissions).toEqual(['tenant:read']);
+    const readded = await t.execute(UpdateRoleDocument, { input: { name: 'watcher', permissions: ['tenant:read', 'audit:read'] } }, roleManager.headers);
+    expect(refusal(readded.body)).toMatchObject({ reason: 'role_exceeds_permissions', permissions: ['audit:read'] });
+    // The realm admin holds every built-in permission over the realm.
+    expect((await t.execute(UpdateRoleDocument, { input: { name: 'watcher', permissions: ['tenant:read', 'audit:read', 'tenant:write'] } }, admin.headers)).body.errors).toBeUndefined();
   });
 
   it('createRole refuses: a taken name (role_exists), bad names and permissions by field, tenant owners, anonymous; nothing is written', async () => {
