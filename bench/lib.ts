@@ -156,6 +156,14 @@ export async function createBenchDatabase(serverUrl: string): Promise<{ url: str
   };
 }
 
+/** One GraphQL request to a server under test; throws unless it answered data. */
+export async function graphql<T>(base: string, query: string, variables: Record<string, unknown>, headers: Record<string, string> = {}): Promise<T> {
+  const response = await fetch(`${base}/graphql`, { method: 'POST', headers: { 'content-type': 'application/json', ...headers }, body: JSON.stringify({ query, variables }) });
+  const body = (await response.json()) as { data?: T; errors?: unknown };
+  if (!body.data) throw new Error(`${query}: ${JSON.stringify(body.errors)}`);
+  return body.data;
+}
+
 /** Runs a benchmark's main; a failure prints and exits 1. */
 export function runBench(main: () => Promise<void>) {
   main().catch((error: unknown) => {

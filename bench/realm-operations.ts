@@ -1,6 +1,6 @@
 import autocannon, { type Request } from 'autocannon';
 import pg from 'pg';
-import { createBenchDatabase, fmt, idgraphEnv, machine, redactUrl, runBench, startProcess, writeSection } from './lib.js';
+import { createBenchDatabase, graphql, fmt, idgraphEnv, machine, redactUrl, runBench, startProcess, writeSection } from './lib.js';
 
 // Realm reads and writes through GraphQL on PostgreSQL: the tenants/members
 // page of the N+1 test (50 tenants × 20 members), and createTenant /
@@ -11,12 +11,6 @@ const duration = Number(process.env.BENCH_DURATION ?? 10);
 const connections = Number(process.env.BENCH_CONNECTIONS ?? 50);
 const serverUrl = process.env.BENCH_DATABASE_URL ?? process.env.TEST_DATABASE_URL ?? process.env.DATABASE_URL;
 
-async function graphql<T>(base: string, query: string, variables: Record<string, unknown>, headers: Record<string, string> = {}): Promise<T> {
-  const response = await fetch(`${base}/graphql`, { method: 'POST', headers: { 'content-type': 'application/json', ...headers }, body: JSON.stringify({ query, variables }) });
-  const body = (await response.json()) as { data?: T; errors?: unknown };
-  if (!body.data) throw new Error(`${query}: ${JSON.stringify(body.errors)}`);
-  return body.data;
-}
 
 /** 50 tenants of the admin, each with 20 members (mirrored users), in a few statements. */
 async function seed(url: string, adminId: string) {

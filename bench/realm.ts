@@ -1,5 +1,5 @@
 import autocannon from 'autocannon';
-import { createBenchDatabase, fmt, idgraphEnv, machine, redactUrl, runBench, startProcess, writeSection } from './lib.js';
+import { createBenchDatabase, graphql, fmt, idgraphEnv, machine, redactUrl, runBench, startProcess, writeSection } from './lib.js';
 
 // The same authenticated GraphQL request (viewer plus a permission-checked
 // tenant read) with `Authorization: ApiKey <key>`, with `Bearer <access token>`
@@ -12,16 +12,6 @@ const rounds = Number(process.env.BENCH_ROUNDS ?? 3);
 const connections = Number(process.env.BENCH_CONNECTIONS ?? 50);
 const serverUrl = process.env.BENCH_DATABASE_URL ?? process.env.TEST_DATABASE_URL ?? process.env.DATABASE_URL;
 
-async function graphql<T>(base: string, query: string, variables: Record<string, unknown>, headers: Record<string, string> = {}): Promise<T> {
-  const response = await fetch(`${base}/graphql`, {
-    method: 'POST',
-    headers: { 'content-type': 'application/json', ...headers },
-    body: JSON.stringify({ query, variables }),
-  });
-  const body = (await response.json()) as { data?: T; errors?: unknown };
-  if (!body.data) throw new Error(`${query}: ${JSON.stringify(body.errors)}`);
-  return body.data;
-}
 
 async function main() {
   const database = serverUrl ? await createBenchDatabase(serverUrl) : { url: 'memory://', drop: async () => {} };

@@ -36,6 +36,7 @@ const envSchema = z
       .url({ protocol: /^rediss?$/, error: 'must be a redis:// or rediss:// URL' })
       .optional(),
     MIGRATE_ON_START: bool.default(true),
+    ROW_LEVEL_SECURITY: bool.default(true),
     DEFAULT_REALM_SLUG: z
       .string()
       .regex(/^[a-z0-9][a-z0-9-]{0,62}$/, 'must be lowercase letters, digits and dashes, at most 63 characters')
@@ -138,6 +139,9 @@ const envSchema = z
         message: 'is required in production: signing keys and TOTP secrets are encrypted with it',
       });
     }
+    if (env.NODE_ENV === 'production' && !env.ROW_LEVEL_SECURITY) {
+      ctx.addIssue({ code: 'custom', path: ['ROW_LEVEL_SECURITY'], message: 'cannot be turned off in production: it guards every tenant row' });
+    }
     if (env.NODE_ENV === 'production' && env.NOTIFIER === 'dev') {
       ctx.addIssue({ code: 'custom', path: ['NOTIFIER'], message: 'dev stores codes in the database; use smtp in production' });
     }
@@ -206,6 +210,8 @@ export interface Config {
   dataDir: string;
   database: DatabaseConfig;
   migrateOnStart: boolean;
+  /** GraphQL operations run in their viewer's row-level-security scope (off only to measure what it costs). */
+  rowLevelSecurity: boolean;
   defaultRealm: { slug: string; displayName: string };
   /** The first realm admin, created on first start with a one-time password printed to the console. */
   bootstrapAdminEmail: string;
@@ -359,6 +365,7 @@ export function loadConfig(source: Record<string, string | undefined> = process.
     dataDir: path.resolve(env.DATA_DIR),
     database: databaseConfig(env),
     migrateOnStart: env.MIGRATE_ON_START,
+    rowLevelSecurity: env.ROW_LEVEL_SECURITY,
     defaultRealm: { slug: env.DEFAULT_REALM_SLUG, displayName: env.DEFAULT_REALM_NAME },
     bootstrapAdminEmail: env.BOOTSTRAP_ADMIN_EMAIL.toLowerCase(),
     http: { bodyLimitBytes: env.BODY_LIMIT_BYTES, shutdownTimeoutMs: env.SHUTDOWN_TIMEOUT_MS },

@@ -1,4 +1,11 @@
-import type { SqlDriverAdapter, SqlDriverAdapterFactory, SqlMigrationAwareDriverAdapterFactory, Transaction } from '@prisma/driver-adapter-utils';
+import type {
+  SqlDriverAdapter,
+  SqlDriverAdapterFactory,
+  SqlMigrationAwareDriverAdapterFactory,
+  SqlQuery,
+  Transaction,
+} from '@prisma/driver-adapter-utils';
+import { currentTenantScope } from './tenant-scope.js';
 
 /** Counts every SQL statement sent through a driver adapter (queries, writes, transaction statements). */
 export interface StatementCounter {
@@ -39,12 +46,72 @@ function countQueries<T extends object>(target: T, counter: StatementCounter): T
   });
 }
 
+// The tables under row-level security (migration 20261205143500_row_level_security).
+const tenantScopedTable = /\b(tenants|memberships|invitations|api_keys|domains|otps|session_tenants|events)\b/;
+
+const enterScope = (scope: string): SqlQuery => ({
+  sql: "SELECT set_config('role', 'idgraph_app', true), set_config('idgraph.scope', $1, true)",
+  args: [scope],
+  argTypes: [{ scalarType: 'string', arity: 'scalar' }],
+});
+
+/**
+ * Runs what a caller's scope sends as the role idgraph_app with `idgraph.scope` set, both local to a
+ * transaction so a pooled connection keeps neither. A transaction gets them right after BEGIN; a lone
+ * statement on a tenant-scoped table is put in a transaction of its own. The 'system' scope sends its
+ * statements unchanged.
+ */
+function applyTenantScope(adapter: SqlDriverAdapter): SqlDriverAdapter {
+  // Adapters whose transactions are not phantom expect the engine to send COMMIT or ROLLBACK itself.
+  const endTransaction = async (tx: Transaction, end: 'COMMIT' | 'ROLLBACK') => {
+    if (!tx.options.usePhantomQuery) await tx.executeRaw({ sql: end, args: [], argTypes: [] });
+    await (end === 'COMMIT' ? tx.commit() : tx.rollback());
+  };
+  const startTransaction = async (scope: string, ...args: Parameters<SqlDriverAdapter['startTransaction']>) => {
+    const tx = await adapter.startTransaction(...args);
+    if (scope === 'system') return tx;
+    try {
+      await tx.executeRaw(enterScope(scope));
+    } catch (error) {
+      await endTransaction(tx, 'ROLLBACK').catch(() => {});
+      throw error;
+    }
+    return tx;
+  };
+  const alone = async <R>(query: SqlQuery, run: (q: Pick<SqlDriverAdapter, 'queryRaw' | 'executeRaw'>) => Promise<R>): Promise<R> => {
+    const scope = currentTenantScope();
+    if (scope === 'system' || !tenantScopedTable.test(query.sql)) return run(adapter);
+    const tx = await startTransaction(scope);
+    let result: R;
+    try {
+      result = await run(tx);
+    } catch (error) {
+      await endTransaction(tx, 'ROLLBACK').catch(() => {});
+      throw error;
+    }
+    await endTransaction(tx, 'COMMIT');
+    return result;
+  };
+  return new Proxy(adapter, {
+    get(obj, prop, receiver) {
+      if (prop === 'queryRaw') return (query: SqlQuery) => alone(query, (q) => q.queryRaw(query));
+      if (prop === 'executeRaw') return (query: SqlQuery) => alone(query, (q) => q.executeRaw(query));
+      if (prop === 'startTransaction') {
+        return (...args: Parameters<SqlDriverAdapter['startTransaction']>) => startTransaction(currentTenantScope(), ...args);
+      }
+      const value = Reflect.get(obj, prop, receiver);
+      return typeof value === 'function' ? value.bind(obj) : value;
+    },
+  });
+}
+
 /**
  * Wraps a driver adapter factory so that:
  * - executeScript runs the whole script in one round trip and is awaited, so a
  *   failing migration is reported as failed (pglite-prisma-adapter 0.7 does not
  *   await it; @prisma/adapter-pg splits on ";" and breaks dollar-quoted bodies);
- * - every SQL statement is counted, for the query-budget assertions in tests.
+ * - every SQL statement is counted, for the query-budget assertions in tests;
+ * - statements run in the current tenant scope (applyTenantScope).
  */
 export function wrapAdapterFactory<F extends SqlMigrationAwareDriverAdapterFactory | SqlDriverAdapterFactory>(
   factory: F,
@@ -53,7 +120,9 @@ export function wrapAdapterFactory<F extends SqlMigrationAwareDriverAdapterFacto
 ): F {
   const connect = async (): Promise<SqlDriverAdapter> => {
     const adapter = await factory.connect();
-    const counted = countQueries(adapter, counter);
+    // The guard's own statements (set_config; BEGIN and COMMIT around a lone statement) are not counted: the
+    // counter measures what the services send, bench:row-level-security what the guard adds.
+    const counted = countQueries(applyTenantScope(adapter), counter);
     return new Proxy(counted, {
       get(obj, prop, receiver) {
         if (prop === 'executeScript') {

@@ -8,14 +8,15 @@ import type { Config } from '../config.js';
 import { AppError } from '../errors.js';
 import type { Logger } from '../log.js';
 import type { GraphQLContext } from '../schema/context.js';
-import { MAX_ENTITY_REPRESENTATIONS } from '../schema/complexity.js';
-import { useEntityLimits } from './entity-limits.js';
 import type { OriginService } from '../services/origins.js';
 import { useGraphqlCors } from './cors.js';
+import { MAX_ENTITY_REPRESENTATIONS } from '../schema/complexity.js';
+import { useEntityLimits } from './entity-limits.js';
 import { createMaskError, normalizeResultErrors } from './graphql-errors.js';
 import { useInputRule } from './input-rule.js';
 import { useCredentialOriginCheck } from './origin-check.js';
 import { requestIdFrom } from './request-id.js';
+import { useTenantScope } from './tenant-scope-plugin.js';
 
 export const graphqlPath = '/graphql';
 
@@ -93,6 +94,7 @@ export function createYogaServer({ schema, config, log, buildContext, notReadyRe
       useEntityLimits({ maxRepresentations: MAX_ENTITY_REPRESENTATIONS, maxCost: limits.maxCost }),
       useCredentialOriginCheck(),
       useInputRule(),
+      ...(config.rowLevelSecurity ? [useTenantScope()] : []),
       taxonomy,
     ],
   });

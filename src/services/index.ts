@@ -31,6 +31,7 @@ import { createProvisioning } from './provisioning.js';
 import { createReferenceService } from './references.js';
 import { createInvitationService } from './invitations.js';
 import { viaProvider } from './provider-errors.js';
+import { systemScoped } from '../db/tenant-scope.js';
 
 export interface ServiceDeps {
   config: Config;
@@ -70,7 +71,8 @@ export function createServices(deps: ServiceDeps) {
   const realmDeps = { db: db.prisma, events, access, realms };
   return {
     limits,
-    auth: createAuthService({
+    // Credential flows act for someone who is not signed in yet (their tenants, provisioning): the 'system' scope.
+    auth: systemScoped(createAuthService({
       db: db.prisma,
       provider,
       mirror,
@@ -81,17 +83,20 @@ export function createServices(deps: ServiceDeps) {
       switchTenantClaims: config.auth.switchTenantClaims,
       accessTokenTtlSeconds: config.auth.jwt.exp,
       clock,
-    }),
+    })),
     access,
     mirror,
     realms,
-    tenants: createTenantService({ ...realmDeps, clock }),
+    // A new tenant has no member yet when its row is written; a removed one has none left before the removal ends.
+    tenants: systemScoped(createTenantService({ ...realmDeps, clock }), ['create', 'remove']),
     members: createMemberService({ ...realmDeps, provider, apiKeyCache: apiKeyAuth }),
     roles: createRoleService(realmDeps),
     references: createReferenceService({ db: db.prisma, access, realms }),
     otp: createOtpService({ db: db.prisma, events, access, clock, keyEncryptionKey: config.auth.keyEncryptionKey }),
-    domains: createDomainService({ db: db.prisma, events, access, realms, clock, verifier: domainVerifier }),
-    invitations: createInvitationService({
+    // A domain is one tenant's: claiming and verifying check every tenant's claims.
+    domains: systemScoped(createDomainService({ db: db.prisma, events, access, realms, clock, verifier: domainVerifier }), ['claimDomain', 'verifyDomain']),
+    // The token admits its holder to a tenant they are not in yet.
+    invitations: systemScoped(createInvitationService({
       db: db.prisma,
       events,
       access,
@@ -100,8 +105,9 @@ export function createServices(deps: ServiceDeps) {
       siteUrl: config.auth.siteUrl,
       clock,
       log,
-    }),
-    apiKeys: createApiKeyService({
+    }), ['accept']),
+    // Exchanging a key looks it up by its prefix before anyone is known.
+    apiKeys: systemScoped(createApiKeyService({
       db: db.prisma,
       events,
       access,
@@ -109,7 +115,7 @@ export function createServices(deps: ServiceDeps) {
       authenticator: apiKeyAuth,
       platformTokens: signToken ? { sign: signToken, issuer: config.auth.jwt.issuer, audience: config.auth.jwt.aud } : null,
       exchangePerIp: apiKeyExchangePerIp,
-    }),
+    }), ['exchangeApiKey']),
     origins: createOriginService({ db: db.prisma, events, access, realms, clock }),
     audit: createAuditService({ db: db.prisma, access, realms }),
     admin: createAdminService({ db: db.prisma, access, realms, clock, providerKind: provider.kind }),
