@@ -4,6 +4,8 @@ import { databaseUnavailable, isDatabaseUnavailable, isRecordNotFound } from '..
 import type { Logger } from '../log.js';
 
 const tooComplex = /^Syntax Error: (Query depth limit|Query Cost limit|Aliases limit|Token limit|Directives limit)/i;
+// @apollo/subgraph's _entities resolver refuses a representation whose __typename names no type with a plain Error.
+const unknownEntityType = /^The _entities resolver tried to load an entity for type "/;
 
 /**
  * Gives every client-caused GraphQL error one code of the taxonomy:
@@ -42,6 +44,9 @@ export function createMaskError(log: Logger) {
     if (original instanceof AppError) return toGraphQLError(original, graphQLError);
     if (graphQLError && (!graphQLError.originalError || graphQLError.originalError instanceof GraphQLError)) {
       return withTaxonomyCode(graphQLError);
+    }
+    if (original instanceof Error && unknownEntityType.test(original.message)) {
+      return toGraphQLError(new AppError('bad_request', 'Each representation must be an object whose __typename names an entity type.'), graphQLError);
     }
     if (isDatabaseUnavailable(original)) {
       log.warn({ err: original, path: graphQLError?.path }, 'database unavailable; the request was refused with unavailable');

@@ -170,3 +170,13 @@ describe('node(id)', () => {
     expect(found.body).toEqual({ data: { node: { id: (own.body.data!.realm as { id: string }).id } } });
   });
 });
+
+describe('_entities', () => {
+  it('a representation that is no object, or whose __typename names no type, is bad_request, not a 500', async () => {
+    for (const representation of ['a string', 1, {}, { __typename: 'Nope' }]) {
+      const { status, body } = await gql('query($r: [_Any!]!) { _entities(representations: $r) { __typename } }', { r: [representation] });
+      expect(status, JSON.stringify(representation)).toBe(400);
+      expect(errorOf(body)).toMatchObject({ code: 'bad_request' });
+    }
+  });
+});
