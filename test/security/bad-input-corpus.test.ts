@@ -35,21 +35,6 @@ const known = { tenantId: '', userId: '' };
 /** The membership that makes the bootstrap admin a realm admin. */
 let adminMembership: { tenantId: string; roleId: string };
 
-beforeAll(async () => {
-  t = await startTestApp();
-  const admin = await signInRealmAdmin(t);
-  adminMembership = await t.app.db.prisma.membership.findFirstOrThrow({ where: { userId: admin.userId } });
-  const victim = await signUpUser(t);
-  known.userId = victim.userId;
-  known.tenantId = (await seedTenant(t, admin.userId)).id;
-  const introspection = await t.app.yoga.fetch('http://localhost/graphql', {
-    method: 'POST',
-    headers: { 'content-type': 'application/json' },
-    body: JSON.stringify({ query: getIntrospectionQuery() }),
-  });
-  schema = buildClientSchema(((await introspection.json()) as { data: IntrospectionQuery }).data);
-});
-afterAll(() => t?.close());
 
 // --- generated values -------------------------------------------------------------------------------------------
 
@@ -254,6 +239,22 @@ function operationFor(kind: 'query' | 'mutation', field: GraphQLField<unknown, u
 // --- the corpus -------------------------------------------------------------------------------------------------
 
 describe.runIf(process.env.IDGRAPH_TEST_DB !== 'postgres')('bad-input corpus', () => {
+  beforeAll(async () => {
+    t = await startTestApp();
+    const admin = await signInRealmAdmin(t);
+    adminMembership = await t.app.db.prisma.membership.findFirstOrThrow({ where: { userId: admin.userId } });
+    const victim = await signUpUser(t);
+    known.userId = victim.userId;
+    known.tenantId = (await seedTenant(t, admin.userId)).id;
+    const introspection = await t.app.yoga.fetch('http://localhost/graphql', {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ query: getIntrospectionQuery() }),
+    });
+    schema = buildClientSchema(((await introspection.json()) as { data: IntrospectionQuery }).data);
+  });
+  afterAll(() => t?.close());
+
   it('every GraphQL mutation (and query that takes input), as the realm admin and anonymously: a 4xx with a code or a valid answer, never a 5xx; a refusal writes nothing', async () => {
     const mutations = Object.values(schema.getMutationType()!.getFields());
     expect(mutations.length).toBeGreaterThan(40);
