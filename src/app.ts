@@ -6,6 +6,8 @@ import { type Database, openDatabase } from './db/client.js';
 import { applyMigrations } from './db/migrate.js';
 import { closeRedis, connectRedis, openRedis, RedisUnreachable } from './db/redis.js';
 import { createEventStore } from './events/store.js';
+import { createOutboxDestinations } from './events/destinations.js';
+import { createRelay, type OutboxDestination, type RelayOptions } from './events/relay.js';
 import { createLogger, type Logger } from './log.js';
 import { schema } from './schema/index.js';
 import { healthRoutes } from './server/health-routes.js';
@@ -27,7 +29,7 @@ import { createTokenVerifier } from './auth/verify.js';
 import { createGotrueIdentity } from './identity/gotrue/identity.js';
 import { authProxyRoutes } from './server/auth-proxy.js';
 import { createAuthRecording } from './services/auth-recording.js';
-import { createCleanup, realmRetentionRules } from './services/cleanup.js';
+import { createCleanup, outboxRetentionRule, realmRetentionRules } from './services/cleanup.js';
 import { createAccessTokenHook } from './services/access-token-hook.js';
 import { createUserSync } from './services/user-sync.js';
 import { webhookRoutes } from './server/webhook-routes.js';
@@ -38,8 +40,12 @@ const version = (createRequire(import.meta.url)('../package.json') as { version:
 export interface AppOptions {
   log?: Logger;
   clock?: () => number;
-  /** Outbox destinations each event is queued for. */
+  /** Outbox destinations each event is queued for; defaults to those the configuration turns on (the projection). */
   eventDestinations?: readonly string[];
+  /** Destinations the relay delivers to besides the configured ones. */
+  outboxDestinations?: readonly OutboxDestination[];
+  /** The relay's pace (backoff, lease, polling, jitter); defaults suit production. */
+  relay?: Omit<RelayOptions, 'db' | 'destinations' | 'log'>;
   /** Email/SMS delivery; defaults to the configured notifier. */
   notifier?: Notifier;
   /** Where one-time console output goes (generated keys, dev messages); defaults to stdout. */
@@ -59,7 +65,12 @@ export async function buildApp(config: Config, options: AppOptions = {}) {
   const db: Database = await openDatabase(config.database);
   // REDIS_URL: the credential rate limits and the token denylist go to Redis (connected in initialize()).
   const redis = config.redisUrl ? openRedis(config.redisUrl, log) : null;
-  const events = createEventStore({ destinations: options.eventDestinations ?? ['subscriptions'] });
+  const outbox = createOutboxDestinations(config, db);
+  const events = createEventStore({ destinations: options.eventDestinations ?? outbox.queued });
+  // RELAY_ENABLED=false leaves the outbox to `npm run worker` processes.
+  const relay = config.outbox.relayEnabled
+    ? createRelay({ ...options.relay, db, log, destinations: [...outbox.destinations, ...(options.outboxDestinations ?? [])] })
+    : null;
   const print = options.print ?? ((text: string) => process.stdout.write(`${text}\n`));
   const notifier =
     options.notifier ??
@@ -84,7 +95,12 @@ export async function buildApp(config: Config, options: AppOptions = {}) {
   const identity = gotrue ?? engine!;
   // The embedded engine's sessions are in idgraph's database: a token of an ended session is refused.
   const revocations = createRevocationList({ db: db.prisma, clock, redis, sessions: engine !== null });
-  const cleanup = createCleanup({ db: db.prisma, rules: [...realmRetentionRules, ...(engine ? engineRetentionRules : [])], clock, log });
+  const cleanup = createCleanup({
+    db: db.prisma,
+    rules: [...realmRetentionRules, outboxRetentionRule(config.outbox.retentionDays), ...(engine ? engineRetentionRules : [])],
+    clock,
+    log,
+  });
   const domainVerifier = options.domainVerifier ?? createDomainVerifier();
   const apiKeyAuth = createApiKeyAuthenticator({
     db: db.prisma,
@@ -178,7 +194,7 @@ export async function buildApp(config: Config, options: AppOptions = {}) {
   const http = createHttpServer({
     yoga,
     routes: [
-      ...healthRoutes({ health: services.health, notReadyReason: readiness }),
+      ...healthRoutes({ health: services.health, notReadyReason: readiness, outbox: services.outbox.figures }),
       ...webhookRoutes({
         hook: config.gotrue?.hookSecret ? { secret: config.gotrue.hookSecret, service: createAccessTokenHook({ tenantClaims }) } : null,
         sync: config.syncWebhookSecret ? { secret: config.syncWebhookSecret, service: createUserSync({ mirror: services.mirror }) } : null,
@@ -259,6 +275,7 @@ export async function buildApp(config: Config, options: AppOptions = {}) {
       await initialize();
       notReadyReason = null;
       cleanup.start(config.cleanupIntervalMs);
+      if (!stopped) await relay?.start();
       log.info('ready');
     } catch (error) {
       notReadyReason = error instanceof RedisUnreachable ? error.message : `database: ${error instanceof Error ? error.message : String(error)}`;
@@ -282,6 +299,8 @@ export async function buildApp(config: Config, options: AppOptions = {}) {
     revocations,
     /** Removal of expired rows, every CLEANUP_INTERVAL_SECONDS once ready. */
     cleanup,
+    /** The outbox relay of this process, started once ready; null with RELAY_ENABLED=false. */
+    relay,
     /** API-key authentication: its cache and the last_used_at writer (flushLastUsed). */
     apiKeyAuth,
     /** The viewer an Authorization header stands for (what every request resolves). */
@@ -315,6 +334,8 @@ export async function buildApp(config: Config, options: AppOptions = {}) {
       await apiKeyAuth.stop().catch((error: unknown) => log.warn({ err: error }, 'api key last_used_at not written at shutdown'));
       await gotrue?.close();
       await cleanup.stop();
+      await relay?.stop();
+      await outbox.close();
       if (redis) await closeRedis(redis);
       await db.close();
     },

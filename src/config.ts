@@ -118,6 +118,14 @@ const envSchema = z
       .regex(/^v1,whsec_[A-Za-z0-9+/=]{24,}$/, 'must be a Standard Webhooks secret: v1,whsec_<base64>')
       .optional(),
     SYNC_WEBHOOK_SECRET: z.string().min(32, 'must be at least 32 characters').optional(),
+    // The outbox relay and its destinations.
+    RELAY_ENABLED: bool.default(true),
+    OUTBOX_RETENTION_DAYS: positiveInt.max(3650).default(7),
+    PROJECTION_ENABLED: bool.optional(),
+    PROJECTION_DATABASE_URL: z
+      .string()
+      .regex(/^postgres(ql)?:\/\//, 'must be a postgres:// or postgresql:// URL')
+      .optional(),
   })
   .superRefine((env, ctx) => {
     const url = env.DATABASE_URL;
@@ -153,6 +161,20 @@ const envSchema = z
       for (const name of ['GOTRUE_ANON_KEY', 'GOTRUE_SERVICE_ROLE_KEY'] as const) {
         if (!env[name]) ctx.addIssue({ code: 'custom', path: [name], message: `is required when GOTRUE_URL is set (or ${name}_FILE)` });
       }
+    }
+    if (env.PROJECTION_ENABLED === false && env.PROJECTION_DATABASE_URL) {
+      ctx.addIssue({
+        code: 'custom',
+        path: ['PROJECTION_ENABLED'],
+        message: 'is false but PROJECTION_DATABASE_URL is set; unset one of them',
+      });
+    }
+    if (env.PROJECTION_DATABASE_URL && env.PROJECTION_DATABASE_URL === env.DATABASE_URL) {
+      ctx.addIssue({
+        code: 'custom',
+        path: ['PROJECTION_DATABASE_URL'],
+        message: "is idgraph's own database; unset it and set PROJECTION_ENABLED=true to project there",
+      });
     }
     if (env.DATABASE_DRIVER === 'pglite' && isPostgresUrl) {
       ctx.addIssue({
@@ -226,6 +248,16 @@ export interface Config {
   syncWebhookSecret: string | null;
   /** Redis for the credential rate limits and the token denylist; null = both live in the database. */
   redisUrl: string | null;
+  outbox: OutboxConfig;
+}
+
+export interface OutboxConfig {
+  /** This process delivers outbox rows (a relay in the API process; `npm run worker` runs one on its own). */
+  relayEnabled: boolean;
+  /** Sent rows are removed this long after they were sent (events themselves are kept). */
+  retentionDays: number;
+  /** The auth_events read model: in idgraph's own database, in another one, or none (no outbox row for it). */
+  projection: { database: 'own' } | { database: 'separate'; url: string } | null;
 }
 
 export interface GotrueConfig {
@@ -395,11 +427,20 @@ export function loadConfig(source: Record<string, string | undefined> = process.
       : null,
     syncWebhookSecret: env.SYNC_WEBHOOK_SECRET ?? null,
     redisUrl: env.REDIS_URL ?? null,
+    outbox: {
+      relayEnabled: env.RELAY_ENABLED,
+      retentionDays: env.OUTBOX_RETENTION_DAYS,
+      projection: env.PROJECTION_DATABASE_URL
+        ? { database: 'separate', url: env.PROJECTION_DATABASE_URL }
+        : env.PROJECTION_ENABLED
+          ? { database: 'own' }
+          : null,
+    },
   };
 }
 
 /** Secrets that may come from a file (Docker and Kubernetes secrets): NAME_FILE holds the path. */
-const fileBackedSecrets = ['REDIS_URL', 'GOTRUE_ANON_KEY', 'GOTRUE_SERVICE_ROLE_KEY', 'GOTRUE_JWT_SECRET', 'GOTRUE_HOOK_SECRET', 'SYNC_WEBHOOK_SECRET'];
+const fileBackedSecrets = ['REDIS_URL', 'PROJECTION_DATABASE_URL', 'GOTRUE_ANON_KEY', 'GOTRUE_SERVICE_ROLE_KEY', 'GOTRUE_JWT_SECRET', 'GOTRUE_HOOK_SECRET', 'SYNC_WEBHOOK_SECRET'];
 
 function readSecretFiles(env: Record<string, string>): { values: Record<string, string>; problems: string[] } {
   const values = { ...env };
@@ -425,7 +466,7 @@ function readSecretFiles(env: Record<string, string>): { values: Record<string, 
 
 /** Connection strings carry passwords: never echo them back in an error. */
 export function redactValue(name: string, value: string): string {
-  if (name === 'DATABASE_URL' || name === 'REDIS_URL') return value.replace(/\/\/([^:@/]*):[^@/]*@/, '//$1:***@');
+  if (name === 'DATABASE_URL' || name === 'REDIS_URL' || name === 'PROJECTION_DATABASE_URL') return value.replace(/\/\/([^:@/]*):[^@/]*@/, '//$1:***@');
   if (/SECRET|KEY|PASSWORD|TOKEN|SMTP_URL/.test(name)) return '***';
   return value;
 }

@@ -12,6 +12,7 @@ import { PrismaClient } from '../generated/prisma/client.js';
 import { createStatementCounter, type StatementCounter, wrapAdapterFactory } from './adapters.js';
 import { type DataDirLock, lockDataDir } from './data-dir-lock.js';
 import { createStatementNamer } from './statement-names.js';
+import { type Listening, listenOnPostgres, type NotificationHandler } from './listener.js';
 
 export { PrismaClient };
 export type { Prisma } from '../generated/prisma/client.js';
@@ -31,6 +32,11 @@ export interface Database {
   withSession<T>(fn: (query: (sql: string) => Promise<unknown>) => Promise<T>): Promise<T>;
   /** Cheap round trip used by readiness: rejects when the database does not answer. */
   ping(timeoutMs?: number): Promise<void>;
+  /**
+   * LISTEN on `channel`: PGlite's own listen, or a dedicated PostgreSQL connection that reconnects by itself
+   * (the handler then gets null: notifications may have been missed while it was down).
+   */
+  listen(channel: string, onNotify: NotificationHandler, onError?: (error: Error) => void): Promise<Listening>;
   close(): Promise<void>;
 }
 
@@ -88,6 +94,10 @@ export async function openDatabase(config: DatabaseConfig): Promise<Database> {
       ping: async (timeoutMs = 2000) => {
         await withTimeout(pglite.query('SELECT 1'), timeoutMs, 'PGlite');
       },
+      listen: async (channel, onNotify) => {
+        const unlisten = await pglite.listen(channel, (payload) => onNotify(payload));
+        return { close: () => unlisten().catch(() => {}) };
+      },
       close: async () => {
         await prisma.$disconnect();
         await pglite.close();
@@ -143,6 +153,8 @@ export async function openDatabase(config: DatabaseConfig): Promise<Database> {
     ping: async (timeoutMs = 2000) => {
       await withTimeout(pool.query('SELECT 1'), timeoutMs, 'PostgreSQL');
     },
+    listen: async (channel, onNotify, onError) =>
+      listenOnPostgres({ url: config.url, channel, onNotify, onError, connectTimeoutMs: config.connectTimeoutMs }),
     close: async () => {
       await prisma.$disconnect();
       await pool.end();

@@ -13,6 +13,7 @@ import './membership.js';
 import './otp.js';
 import './invitation.js';
 import './origin.js';
+import './outbox.js';
 import './realm.js';
 import './role.js';
 import './session.js';

@@ -88,3 +88,15 @@ export const realmRetentionRules: readonly RetentionRule[] = [
   { name: 'rate_limits', table: 'rate_limits', key: 'key', expired: (now) => Prisma.sql`expire < ${now.getTime() - HOUR_MS}` },
   { name: 'revoked_tokens', table: 'revoked_tokens', key: 'key', expired: (now) => Prisma.sql`expires_at <= ${now}` },
 ];
+
+const DAY_MS = 24 * HOUR_MS;
+
+/** Outbox rows delivered more than `days` ago (pending and failed rows stay; the events themselves are kept). */
+export function outboxRetentionRule(days: number): RetentionRule {
+  return {
+    name: 'outbox',
+    table: 'outbox',
+    key: 'id',
+    expired: (now) => Prisma.sql`status = 'sent' AND sent_at < ${new Date(now.getTime() - days * DAY_MS)}`,
+  };
+}

@@ -18,6 +18,7 @@ import type { DomainVerifier } from './domain-verifier.js';
 import { createDomainService } from './domains.js';
 import { createHealthService } from './health.js';
 import { createOtpService } from './otp.js';
+import { createOutboxService } from './outbox.js';
 import { createOriginService } from './origins.js';
 import { createAuthRateLimits } from './auth-rate-limits.js';
 import { createRateLimit } from './rate-limits.js';
@@ -119,6 +120,7 @@ export function createServices(deps: ServiceDeps) {
     origins: createOriginService({ db: db.prisma, events, access, realms, clock }),
     audit: createAuditService({ db: db.prisma, access, realms }),
     admin: createAdminService({ db: db.prisma, access, realms, clock, providerKind: provider.kind }),
+    outbox: createOutboxService({ db: db.prisma, events, access, realms, clock }),
     health: createHealthService({ ping: (ms) => db.ping(ms), pingRedis: redis ? () => redis.ping() : null, clock, startedAt, version }),
   };
 }

@@ -4,7 +4,8 @@ import { startTestApp, type TestApp } from '../helpers/app.js';
 
 let t: TestApp;
 beforeAll(async () => {
-  t = await startTestApp();
+  // No relay: the rows this file queues for made-up destinations stay as appended.
+  t = await startTestApp({ env: { RELAY_ENABLED: 'false' } });
 });
 afterAll(() => t.close());
 

@@ -50,7 +50,7 @@ export interface TestApp {
 }
 
 export async function startTestApp(
-  options: { env?: Record<string, string>; database?: TestDatabase } & Pick<AppOptions, 'clock' | 'notifier' | 'domainVerifier' | 'claimsExtension'> = {},
+  options: { env?: Record<string, string>; database?: TestDatabase } & Pick<AppOptions, 'clock' | 'notifier' | 'domainVerifier' | 'claimsExtension' | 'outboxDestinations' | 'relay'> = {},
 ): Promise<TestApp> {
   const database = options.database ?? (await createTestDatabase());
   const config = loadConfig({
@@ -76,6 +76,8 @@ export async function startTestApp(
     print: (text) => printed.push(text),
     domainVerifier: options.domainVerifier,
     claimsExtension: options.claimsExtension,
+    outboxDestinations: options.outboxDestinations,
+    relay: options.relay,
   });
   const { port } = await app.start(0, '127.0.0.1');
   const url = `http://127.0.0.1:${port}`;

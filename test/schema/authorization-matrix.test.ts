@@ -1,5 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { sha256Hex } from '../../src/crypto.js';
+import { createEventStore } from '../../src/events/store.js';
 import { builtinPermissions } from '../../src/services/permissions.js';
 import { startTestApp, type TestApp } from '../helpers/app.js';
 import { realmFootprint, seedMember, seedRole, signInRealmAdmin, signUpUser, type SignedIn } from '../helpers/realm.js';
@@ -338,6 +339,22 @@ const operations: Operation[] = [
   },
   { name: 'adminStats', scope: 'realm', allowed: 'admin', query: '{ adminStats { tenants users } }', vars: () => ({}) },
   { name: 'adminSearch', scope: 'realm', allowed: 'admin', query: '{ adminSearch(q: "matrix") { id } }', vars: () => ({}) },
+  { name: 'outboxHealth', scope: 'realm', allowed: 'admin', query: '{ outboxHealth { destination pending failed } }', vars: () => ({}) },
+  {
+    name: 'replayFailedOutbox',
+    scope: 'realm',
+    allowed: 'admin',
+    query: 'mutation($destination: String!) { replayFailedOutbox(destination: $destination) }',
+    vars: async () => {
+      // A row that failed for good, so the allowed replay has one to count.
+      const destination = unique('matrix-destination');
+      const event = await t.app.db.prisma.$transaction((tx) =>
+        createEventStore({ destinations: [destination] }).appendEvent(tx, { aggregateType: 'matrix', aggregateId: destination, type: 'matrix.seeded' }),
+      );
+      await t.app.db.prisma.outbox.updateMany({ where: { eventId: event.id }, data: { status: 'failed', attempts: 5 } });
+      return { destination };
+    },
+  },
   // Last: it ends the tenant every other round acts in.
   {
     name: 'deleteTenant',

@@ -1,5 +1,6 @@
 import { ConfigError, loadConfig } from '../../config.js';
 import { openDatabase } from '../../db/client.js';
+import { queuedDestinations } from '../../events/destinations.js';
 import { createEventStore } from '../../events/store.js';
 import { createLogger } from '../../log.js';
 import { backfillUsers, type BackfillProgress } from '../../services/user-backfill.js';
@@ -25,7 +26,7 @@ async function main(): Promise<number> {
   const gotrue = createGotrueIdentity({ config: config.gotrue, log, clock: Date.now });
   const interactive = process.stderr.isTTY;
   try {
-    const sync = createUserSync({ mirror: createUserMirror({ db: db.prisma, events: createEventStore({ destinations: ['subscriptions'] }) }) });
+    const sync = createUserSync({ mirror: createUserMirror({ db: db.prisma, events: createEventStore({ destinations: queuedDestinations(config) }) }) });
     const done = await backfillUsers({
       listUsers: (page, size) => gotrue.client.admin.listUsers(page, size),
       sync,
