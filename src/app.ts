@@ -32,6 +32,7 @@ import { createAuthRecording } from './services/auth-recording.js';
 import { createCleanup, outboxRetentionRule, realmRetentionRules } from './services/cleanup.js';
 import { createAccessTokenHook } from './services/access-token-hook.js';
 import { createUserSync } from './services/user-sync.js';
+import { createApiKeySync } from './services/api-key-sync.js';
 import { webhookRoutes } from './server/webhook-routes.js';
 import type { ClaimsExtension } from './identity/embedded/sessions.js';
 
@@ -197,7 +198,13 @@ export async function buildApp(config: Config, options: AppOptions = {}) {
       ...healthRoutes({ health: services.health, notReadyReason: readiness, outbox: services.outbox.figures }),
       ...webhookRoutes({
         hook: config.gotrue?.hookSecret ? { secret: config.gotrue.hookSecret, service: createAccessTokenHook({ tenantClaims }) } : null,
-        sync: config.syncWebhookSecret ? { secret: config.syncWebhookSecret, service: createUserSync({ mirror: services.mirror }) } : null,
+        sync: config.syncWebhookSecret
+          ? {
+              secret: config.syncWebhookSecret,
+              service: createUserSync({ mirror: services.mirror }),
+              apiKeys: createApiKeySync({ db: db.prisma, events, access: services.access, clock, authenticator: apiKeyAuth }),
+            }
+          : null,
         bodyLimitBytes: config.http.bodyLimitBytes,
         clock,
       }),

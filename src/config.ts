@@ -244,7 +244,7 @@ export interface Config {
   auth: AuthConfig;
   /** Set when idgraph runs in front of a GoTrue server instead of its embedded engine. */
   gotrue: GotrueConfig | null;
-  /** Shared secret of POST /v1/sync/user (X-Webhook-Secret); null = the route is off. */
+  /** Shared secret of the POST /v1/sync/* routes (X-Webhook-Secret); null = they are off. */
   syncWebhookSecret: string | null;
   /** Redis for the credential rate limits and the token denylist; null = both live in the database. */
   redisUrl: string | null;

@@ -22,6 +22,10 @@ export const MAX_API_KEY_LIFETIME_MS = 365 * 24 * 60 * 60 * 1000;
 
 // idg_<prefix>.<secret>: 12 hex characters (stored, shown, looked up) and 32 random bytes, base64url.
 const KEY_PATTERN = /^idg_([0-9a-f]{12})\.([A-Za-z0-9_-]{43})$/;
+/** What is stored of a key, as generateApiKey makes it: the prefix, and the SHA-256 hex of the secret. */
+export const storedKeyParts = { prefix: /^[0-9a-f]{12}$/, secretHash: /^[0-9a-f]{64}$/ } as const;
+/** Text carrying a key, or most of one (a cut secret is still a secret): it has no place where keys are stored hashed. */
+export const containsApiKey = (text: string) => /idg_[0-9a-f]{12}\.[A-Za-z0-9_-]{8,}/i.test(text);
 // Compared against when no row matched, so an unknown prefix costs the same work as a wrong secret.
 const NO_DIGEST = '0'.repeat(64);
 

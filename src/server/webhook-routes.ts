@@ -1,9 +1,10 @@
 import type http from 'node:http';
 import { verifyStandardWebhook } from '../auth/standard-webhooks.js';
 import { constantTimeEqual } from '../crypto.js';
-import { AppError } from '../errors.js';
+import { AppError, restErrorBody } from '../errors.js';
 import { ProviderError } from '../identity/errors.js';
 import type { AccessTokenHook, AccessTokenHookInput } from '../services/access-token-hook.js';
+import type { ApiKeySync } from '../services/api-key-sync.js';
 import type { UserSync, UserSyncPayload } from '../services/user-sync.js';
 import { parseJsonObject, readText } from './body.js';
 import { sendError, sendJson, type RestRoute } from './rest.js';
@@ -12,7 +13,7 @@ export interface WebhookRouteDeps {
   /** Off (404) without GOTRUE_HOOK_SECRET. */
   hook: { secret: string; service: AccessTokenHook } | null;
   /** Off (404) without SYNC_WEBHOOK_SECRET. */
-  sync: { secret: string; service: UserSync } | null;
+  sync: { secret: string; service: UserSync; apiKeys: ApiKeySync } | null;
   bodyLimitBytes: number;
   clock: () => number;
 }
@@ -30,7 +31,13 @@ async function jsonBody(req: http.IncomingMessage, limit: number): Promise<{ raw
   }
 }
 
-/** Calls from GoTrue's side: the custom access token hook and the user sync webhook. */
+/** A refusal as a sync sender needs it to fix its payload: the REST error with the field, the reason and the permissions in excess. */
+function syncErrorBody(error: AppError, requestId?: string) {
+  const details = Object.fromEntries(['field', 'reason', 'permissions', 'max'].filter((name) => error.extensions[name] !== undefined).map((name) => [name, error.extensions[name]]));
+  return { ...restErrorBody(error, requestId), ...details };
+}
+
+/** Calls from GoTrue's side and its neighbours: the custom access token hook, and the user and API-key sync webhooks. */
 export function webhookRoutes({ hook, sync, bodyLimitBytes, clock }: WebhookRouteDeps): RestRoute[] {
   const routes: RestRoute[] = [];
   if (hook) {
@@ -55,21 +62,31 @@ export function webhookRoutes({ hook, sync, bodyLimitBytes, clock }: WebhookRout
     });
   }
   if (sync) {
-    routes.push({
+    // Every sync route: the shared secret (constant time) before the body is read, then a JSON object.
+    const syncRoute = (path: string, run: (body: Record<string, unknown>, meta: { requestId?: string }) => Promise<unknown>): RestRoute => ({
       method: 'POST',
-      path: '/v1/sync/user',
+      path,
       async handle(req, res) {
         const presented = req.headers['x-webhook-secret'];
         if (typeof presented !== 'string' || !constantTimeEqual(presented, sync.secret)) return sendError(res, new AppError('unauthenticated', 'Invalid webhook secret.'));
+        const requestId = req.headers['x-request-id'] as string | undefined;
         try {
           const { body } = await jsonBody(req, bodyLimitBytes);
-          sendJson(res, 200, await sync.service.sync(body as UserSyncPayload, { requestId: req.headers['x-request-id'] as string | undefined }));
+          sendJson(res, 200, await run(body, { requestId }));
         } catch (error) {
-          if (error instanceof AppError) return sendError(res, error);
+          if (error instanceof AppError) return sendJson(res, error.status, syncErrorBody(error, requestId));
           throw error;
         }
       },
     });
+    routes.push(
+      syncRoute('/v1/sync/user', (body, meta) => sync.service.sync(body as UserSyncPayload, meta)),
+      syncRoute('/v1/sync/api-key', (body, meta) => sync.apiKeys.sync(body, meta)),
+      syncRoute('/v1/sync/backfill-api-keys', async (body, meta) => {
+        const outcome = await sync.apiKeys.backfill(body, meta);
+        return { ...outcome, results: outcome.results.map((r) => ('error' in r ? { index: r.index, apiKeyId: r.apiKeyId, error: syncErrorBody(r.error) } : r)) };
+      }),
+    );
   }
   return routes;
 }

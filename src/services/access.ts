@@ -187,6 +187,15 @@ export function createAccessService({ db, premintChallenge }: AccessDeps) {
       return standing?.permissions.has(permission) ? grantAuthority(standing) : null;
     },
 
+    /**
+     * A user's standing in a tenant through their own membership (what an API
+     * key of theirs acts with); null when they are not a member, realm admins included.
+     */
+    async memberStanding(userId: string, tenantId: string): Promise<TenantStanding | null> {
+      const standing = await loadStanding({ userId, apiKey: null }, tenantId);
+      return standing?.role ? standing : null;
+    },
+
     /** A challenge for a caller who must pass MFA (see PremintedChallenge); null when none can be opened. */
     async premintChallenge(caller: Caller): Promise<PremintedChallenge | null> {
       return (await premintChallenge?.(caller)) ?? null;
