@@ -45,8 +45,8 @@ describe('row-level security', () => {
     await expect(
       asAppRole(`INSERT INTO memberships (id, user_id, tenant_id, role_id) VALUES (gen_random_uuid(), '${alice.userId}', '${bobTenant}', '${role.id}')`),
     ).rejects.toThrow(/row-level security/);
-    const [{ bypass }] = await asAppRole<Array<{ bypass: boolean }>>("SELECT rolbypassrls AS bypass FROM pg_roles WHERE rolname = 'idgraph_app'");
-    expect(bypass).toBe(false);
+    const roles = await asAppRole<Array<{ bypass: boolean }>>("SELECT rolbypassrls AS bypass FROM pg_roles WHERE rolname = 'idgraph_app'");
+    expect(roles).toEqual([{ bypass: false }]);
   });
 
   it('a user scope sees its own tenants only; a realm admin scope sees the realm', async () => {
