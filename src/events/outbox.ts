@@ -111,14 +111,11 @@ export async function outboxHealth(db: PrismaClient, now: Date): Promise<OutboxD
   }));
 }
 
-/** failed → pending with attempts 0, due now; wakes the relays. Resolves with how many rows. */
+/** failed → pending with attempts 0, due now; wakes the relays (at commit). Resolves with how many rows. */
 export async function replayFailed(db: PrismaClient | Prisma.TransactionClient, destination: string): Promise<number> {
-  const [{ count }] = await db.$queryRaw<[{ count: bigint }]>`
-    WITH replayed AS (
-      UPDATE outbox SET status = 'pending', attempts = 0, next_attempt_at = now(), updated_at = now()
-      WHERE destination = ${destination} AND status = 'failed'
-      RETURNING 1
-    )
-    SELECT (SELECT count(*) FROM replayed) AS count, pg_notify(${OUTBOX_CHANNEL}, '')`;
-  return Number(count);
+  const count = await db.$executeRaw`
+    UPDATE outbox SET status = 'pending', attempts = 0, next_attempt_at = now(), updated_at = now()
+    WHERE destination = ${destination} AND status = 'failed'`;
+  if (count > 0) await db.$executeRaw`SELECT pg_notify(${OUTBOX_CHANNEL}, '')`;
+  return count;
 }
