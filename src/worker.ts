@@ -1,7 +1,7 @@
-import { ConfigError, loadConfig } from './config.js';
 import { openDatabase } from './db/client.js';
 import { createOutboxDestinations } from './events/destinations.js';
 import { createRelay } from './events/relay.js';
+import { loadConfigOrExit, stopOnSignals } from './lifecycle.js';
 import { createLogger } from './log.js';
 
 /**
@@ -10,16 +10,7 @@ import { createLogger } from './log.js';
  * deliveries in progress finish.
  */
 async function main() {
-  let config;
-  try {
-    config = loadConfig();
-  } catch (error) {
-    if (error instanceof ConfigError) {
-      console.error(error.message);
-      process.exit(78); // EX_CONFIG
-    }
-    throw error;
-  }
+  const config = loadConfigOrExit();
   if (config.database.driver === 'pglite') {
     // PGlite's data directory belongs to one process: in embedded mode the API process runs the relay.
     console.error('Invalid configuration:\n  - DATABASE_URL: the worker needs PostgreSQL (postgres://); with PGlite the API process relays the outbox');
@@ -31,26 +22,11 @@ async function main() {
   const relay = createRelay({ db, log, destinations: outbox.destinations });
   await relay.start();
   log.info({ destinations: outbox.queued }, 'outbox worker started');
-
-  let stopping = false;
-  const shutdown = (signal: string) => {
-    if (stopping) return;
-    stopping = true;
-    log.info({ signal }, 'outbox worker draining');
-    (async () => {
-      await relay.stop();
-      await outbox.close();
-      await db.close();
-    })().then(
-      () => process.exit(0),
-      (error: unknown) => {
-        log.error({ err: error }, 'outbox worker shutdown failed');
-        process.exit(1);
-      },
-    );
-  };
-  process.on('SIGTERM', () => shutdown('SIGTERM'));
-  process.on('SIGINT', () => shutdown('SIGINT'));
+  stopOnSignals(log, async () => {
+    await relay.stop();
+    await outbox.close();
+    await db.close();
+  });
 }
 
 main().catch((error: unknown) => {

@@ -6,6 +6,7 @@ import { realmEventScope } from './audit.js';
 import type { Caller } from './caller.js';
 import { parseInput } from './input.js';
 import type { RealmService } from './realms.js';
+import { realmAdminCheck } from './realm-admin.js';
 
 export interface AdminStats {
   realms: number;
@@ -70,11 +71,7 @@ export interface AdminServiceDeps {
 
 /** The realm admin's overview: counts and search. */
 export function createAdminService({ db, access, realms, clock, providerKind }: AdminServiceDeps) {
-  async function adminRealm(caller: Caller): Promise<string> {
-    const realmId = await realms.defaultRealmId();
-    await access.requireRealmAdmin(caller, realmId);
-    return realmId;
-  }
+  const adminRealm = realmAdminCheck(access, realms);
 
   return {
     /** Realms, live tenants of the realm, users, open sessions and the last 24 hours of the realm's events, in one statement. */

@@ -7,6 +7,7 @@ import type { AccessService } from './access.js';
 import { type Caller, eventMetadata } from './caller.js';
 import { parseInput } from './input.js';
 import type { RealmService } from './realms.js';
+import { realmAdminCheck } from './realm-admin.js';
 
 const hostLabel = /^(?!-)[a-z0-9-]{1,63}(?<!-)$/;
 
@@ -105,11 +106,7 @@ export function createOriginService({ db, events, access, realms, clock, cacheTt
       metadata: eventMetadata(caller),
     });
 
-  async function adminRealm(caller: Caller): Promise<string> {
-    const realmId = await realms.defaultRealmId();
-    await access.requireRealmAdmin(caller, realmId);
-    return realmId;
-  }
+  const adminRealm = realmAdminCheck(access, realms);
 
   return {
     /** The realm's allowlist, for realm admins. */

@@ -6,6 +6,7 @@ import type { AccessService } from './access.js';
 import { type Caller, eventMetadata } from './caller.js';
 import { fields, parseInput } from './input.js';
 import type { RealmService } from './realms.js';
+import { realmAdminCheck } from './realm-admin.js';
 
 const replayInput = z.object({ destination: fields.text(200).pipe(z.string().min(1, 'must not be empty')) });
 
@@ -19,11 +20,7 @@ export interface OutboxServiceDeps {
 
 /** The outbox for operators: what waits or failed per destination, and replaying what failed. Realm admins only. */
 export function createOutboxService({ db, events, access, realms, clock }: OutboxServiceDeps) {
-  async function adminRealm(caller: Caller): Promise<string> {
-    const realmId = await realms.defaultRealmId();
-    await access.requireRealmAdmin(caller, realmId);
-    return realmId;
-  }
+  const adminRealm = realmAdminCheck(access, realms);
 
   return {
     /** Pending and failed rows and the oldest pending row's age, per destination with any. */
