@@ -181,6 +181,8 @@ export async function buildApp(config: Config, options: AppOptions = {}) {
         },
         requestOrigin,
         requestId,
+        // Subscriptions check their subscriber's credential again while they live (revoked, expired, suspended).
+        reauthenticate: () => resolveViewer(authorization),
         now: clock,
         // Lines carry the request id through the logger's request scope (set per HTTP request and graphql-ws message).
         log,
@@ -341,6 +343,7 @@ export async function buildApp(config: Config, options: AppOptions = {}) {
       await apiKeyAuth.stop().catch((error: unknown) => log.warn({ err: error }, 'api key last_used_at not written at shutdown'));
       await gotrue?.close();
       await cleanup.stop();
+      await services.eventLogTail.stop();
       await relay?.stop();
       await outbox.close();
       if (redis) await closeRedis(redis);

@@ -51,6 +51,9 @@ const envSchema = z
     GRAPHIQL: bool.optional(),
     SHUTDOWN_TIMEOUT_MS: positiveInt.default(10_000),
     CLEANUP_INTERVAL_SECONDS: z.coerce.number().int().min(0).max(86_400).default(60),
+    SUBSCRIPTION_BUFFER_LIMIT: positiveInt.max(100_000).default(1000),
+    SUBSCRIPTION_RECHECK_SECONDS: positiveInt.max(3600).default(5),
+    EVENT_POLL_INTERVAL_MS: positiveInt.min(50).max(60_000).default(1000),
     // The embedded identity engine (GoTrue-compatible, served at /auth/v1).
     PUBLIC_URL: z.url({ protocol: /^https?$/ }).optional(),
     AUTH_SITE_URL: z.url({ protocol: /^https?$/ }).optional(),
@@ -240,6 +243,8 @@ export interface Config {
   http: { bodyLimitBytes: number; shutdownTimeoutMs: number };
   /** How often expired rows are removed (rotated refresh tokens, ended rate-limit windows...); 0 = never. */
   cleanupIntervalMs: number;
+  /** The auditEvents and viewerSecurityEvents subscriptions: buffer per subscriber, standing re-check, event-log poll. */
+  subscriptions: { bufferLimit: number; recheckIntervalMs: number; pollIntervalMs: number };
   graphql: { maxDepth: number; maxCost: number; maxAliases: number; maxTokens: number; graphiql: boolean };
   auth: AuthConfig;
   /** Set when idgraph runs in front of a GoTrue server instead of its embedded engine. */
@@ -402,6 +407,11 @@ export function loadConfig(source: Record<string, string | undefined> = process.
     bootstrapAdminEmail: env.BOOTSTRAP_ADMIN_EMAIL.toLowerCase(),
     http: { bodyLimitBytes: env.BODY_LIMIT_BYTES, shutdownTimeoutMs: env.SHUTDOWN_TIMEOUT_MS },
     cleanupIntervalMs: env.CLEANUP_INTERVAL_SECONDS * 1000,
+    subscriptions: {
+      bufferLimit: env.SUBSCRIPTION_BUFFER_LIMIT,
+      recheckIntervalMs: env.SUBSCRIPTION_RECHECK_SECONDS * 1000,
+      pollIntervalMs: env.EVENT_POLL_INTERVAL_MS,
+    },
     graphql: {
       maxDepth: env.GRAPHQL_MAX_DEPTH,
       maxCost: env.GRAPHQL_MAX_COST,

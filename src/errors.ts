@@ -53,6 +53,8 @@ export const errorCatalog = {
   payload_too_large: { status: 413, message: 'The request body is too large.' },
   query_too_complex: { status: 400, message: 'The query exceeds the depth, cost, alias or token limits.' },
   unavailable: { status: 503, message: 'The service is not ready.' },
+  // A subscriber that fell too far behind: resubscribe with the last cursor received (extensions.cursor).
+  subscription_overflow: { status: 503, message: 'The subscriber fell too far behind; resubscribe from the last cursor received.' },
 } as const satisfies Record<string, { status: number; message: string }>;
 
 export type ErrorCode = keyof typeof errorCatalog;

@@ -1,3 +1,4 @@
+import type { EventStreamItem } from '../events/event-stream.js';
 import type { AuditEventRow } from '../services/audit.js';
 import { builder } from './builder.js';
 
@@ -46,5 +47,36 @@ builder.queryField('auditEvents', (t) =>
         { ...page, filter: filter && { ...filter, tenantId: idOf(filter.tenantId), actorId: idOf(filter.actorId) } },
         ctx.caller,
       ),
+  }),
+);
+
+/** One item of the auditEvents subscription: the event and its cursor, the cursor of the query's edges. */
+const AuditEventEdgeRef = builder.objectRef<{ cursor: string; node: AuditEventRow }>('AuditEventEdge').implement({
+  description: 'An event of the auditEvents subscription with its cursor: resubscribe with `after` set to the last cursor received to resume.',
+  fields: (t) => ({
+    cursor: t.exposeString('cursor'),
+    node: t.field({ type: AuditEventRef, resolve: (edge) => edge.node }),
+  }),
+});
+
+builder.subscriptionField('auditEvents', (t) =>
+  t.field({
+    type: AuditEventEdgeRef,
+    description:
+      'The event store live, under the auditEvents query’s rule. With `after` (a cursor of the query’s edges or of this stream), first every event after it, then live, none missed or repeated. Ends with an error when the subscriber’s token is revoked or expires, their account is suspended or they lose the permission (checked every few seconds), or with subscription_overflow (extensions.cursor) when they fall too far behind.',
+    args: {
+      filter: t.arg({ type: AuditEventFilter, required: false }),
+      after: t.arg.string({ required: false }),
+    },
+    subscribe: (_root, { filter, after }, ctx) =>
+      ctx.services.eventStreams.auditEvents(
+        { after, filter: filter && { ...filter, tenantId: idOf(filter.tenantId), actorId: idOf(filter.actorId) } },
+        ctx.caller,
+        ctx.reauthenticate,
+      ),
+    resolve: (item: EventStreamItem) => {
+      if ('end' in item) throw item.end;
+      return { cursor: item.event.position.toString(), node: item.event };
+    },
   }),
 );

@@ -76,3 +76,4 @@ builder.addScalarType('JSON', BoundedJSONResolver);
 
 builder.queryType({});
 builder.mutationType({});
+builder.subscriptionType({});

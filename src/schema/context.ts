@@ -15,6 +15,8 @@ export interface GraphQLContext {
   /** The browser page behind the request (Origin, fetch metadata), for the origin allowlist. */
   requestOrigin: RequestOrigin;
   requestId: string;
+  /** The viewer the request's credential stands for now: what a long-lived subscription checks again. */
+  reauthenticate: () => Promise<Viewer | null>;
   /** The clock (injected; tests control it). */
   now: () => number;
   log: Logger;

@@ -16,6 +16,7 @@ import './origin.js';
 import './outbox.js';
 import './realm.js';
 import './role.js';
+import './security-events.js';
 import './session.js';
 import './tenant.js';
 import './user.js';

@@ -40,7 +40,7 @@ export function realmEventScope(realmId: string): Prisma.Sql {
 }
 
 // The cursor is the event's position, the same cursor the auditEvents subscription resumes from.
-const cursor = z.string().regex(/^\d{1,19}$/, 'must be a cursor from this connection');
+export const auditCursor = z.string().regex(/^\d{1,19}$/, 'must be a cursor from this connection');
 const auditEventsInput = z
   .object({
     filter: z
@@ -58,16 +58,47 @@ const auditEventsInput = z
       .nullish(),
     first: z.number().int().min(0).max(AUDIT_PAGE_MAX, `must be at most ${AUDIT_PAGE_MAX}`).nullish(),
     last: z.number().int().min(0).max(AUDIT_PAGE_MAX, `must be at most ${AUDIT_PAGE_MAX}`).nullish(),
-    after: cursor.nullish(),
-    before: cursor.nullish(),
+    after: auditCursor.nullish(),
+    before: auditCursor.nullish(),
   })
   .refine((input) => input.first == null || input.last == null, { message: 'give first or last, not both', path: ['last'] });
 
 export type AuditEventsInput = z.input<typeof auditEventsInput>;
-type AuditEventsRequest = z.output<typeof auditEventsInput>;
+export type AuditEventsRequest = z.output<typeof auditEventsInput>;
 
-/** The events one caller may read: a tenant's, or (realm admins) the realm's. */
-export type AuditScope = { tenantId: string } | { realmId: string };
+/** The events one caller may read: a tenant's, (realm admins) the realm's, or (a user's security events) their own account's. */
+export type AuditScope = { tenantId: string } | { realmId: string } | { userId: string };
+
+type AuditFilter = NonNullable<AuditEventsRequest['filter']>;
+
+/** An event as the event log's tail reads it: with the realm of its tenant, which the realm scope needs. */
+export interface TailedEventRow extends AuditEventRow {
+  tenantRealmId: string | null;
+}
+
+/** The condition of a scope, in SQL (auditEventsQuery) and in memory (eventInScope): they say the same. */
+function scopeCondition(scope: AuditScope): Prisma.Sql {
+  if ('tenantId' in scope) return Prisma.sql`tenant_id = ${scope.tenantId}::uuid`;
+  if ('realmId' in scope) return realmEventScope(scope.realmId);
+  return Prisma.sql`aggregate_type = 'user' AND aggregate_id = ${scope.userId}`;
+}
+
+/** Whether an event belongs to a scope and passes a filter: the WHERE clause of auditEventsQuery, for events read once for every subscriber. */
+export function eventInScope(scope: AuditScope, filter: AuditFilter | null | undefined, event: TailedEventRow): boolean {
+  if ('tenantId' in scope) {
+    if (event.tenantId !== scope.tenantId) return false;
+  } else if ('realmId' in scope) {
+    const inRealm = event.realmId === scope.realmId || event.tenantRealmId === scope.realmId || (event.realmId === null && event.tenantId === null);
+    if (!inRealm) return false;
+  } else if (event.aggregateType !== 'user' || event.aggregateId !== scope.userId) {
+    return false;
+  }
+  if (filter?.actorId && event.metadata?.actorId !== filter.actorId) return false;
+  if (filter?.kinds?.length && !filter.kinds.includes(event.type)) return false;
+  if (filter?.since && event.occurredAt < filter.since) return false;
+  if (filter?.until && event.occurredAt >= filter.until) return false;
+  return true;
+}
 
 /**
  * The SQL of one page, in one statement: position order (descending for
@@ -76,7 +107,7 @@ export type AuditScope = { tenantId: string } | { realmId: string };
  * position index; kinds can use (type, position).
  */
 export function auditEventsQuery(scope: AuditScope, { filter, after, before }: AuditEventsRequest, size: number, backward: boolean): Prisma.Sql {
-  const conditions = ['tenantId' in scope ? Prisma.sql`tenant_id = ${scope.tenantId}::uuid` : realmEventScope(scope.realmId)];
+  const conditions = [scopeCondition(scope)];
   if (filter?.actorId) conditions.push(Prisma.sql`metadata->>'actorId' = ${filter.actorId}`);
   if (filter?.kinds?.length) conditions.push(Prisma.sql`type IN (${Prisma.join(filter.kinds)})`);
   if (filter?.since) conditions.push(Prisma.sql`occurred_at >= ${filter.since}`);
@@ -93,7 +124,28 @@ export function auditEventsQuery(scope: AuditScope, { filter, after, before }: A
 }
 
 export function createAuditService({ db, access, realms }: { db: PrismaClient; access: AccessService; realms: RealmService }) {
+  /** Who reads what: with filter.tenantId, holders of audit:read in that tenant; without, realm admins only. */
+  async function scopeOf(filter: AuditFilter | null | undefined, caller: Caller): Promise<AuditScope> {
+    const tenantId = filter?.tenantId;
+    if (tenantId) {
+      await access.tenantAccess(caller, tenantId, 'audit:read');
+      return { tenantId };
+    }
+    const realmId = await realms.defaultRealmId();
+    await access.requireRealmAdmin(caller, realmId);
+    return { realmId };
+  }
+
   return {
+    /**
+     * The auditEvents query's input and access rule, for the subscription: the parsed request and the scope the
+     * caller may read. Called again while a subscription lives, so a caller who lost the right is stopped.
+     */
+    async streamScope(input: Pick<AuditEventsInput, 'filter' | 'after'>, caller: Caller): Promise<{ request: AuditEventsRequest; scope: AuditScope }> {
+      const request = parseInput(auditEventsInput, input);
+      return { request, scope: await scopeOf(request.filter, caller) };
+    },
+
     /**
      * A page of the event store in position order. Without filter.tenantId only
      * realm admins may read (the realm's whole log); with it, whoever holds
@@ -101,16 +153,7 @@ export function createAuditService({ db, access, realms }: { db: PrismaClient; a
      */
     async auditEvents(input: AuditEventsInput, caller: Caller): Promise<AuditEventPage> {
       const request = parseInput(auditEventsInput, input);
-      const tenantId = request.filter?.tenantId;
-      let scope: AuditScope;
-      if (tenantId) {
-        await access.tenantAccess(caller, tenantId, 'audit:read');
-        scope = { tenantId };
-      } else {
-        const realmId = await realms.defaultRealmId();
-        await access.requireRealmAdmin(caller, realmId);
-        scope = { realmId };
-      }
+      const scope = await scopeOf(request.filter, caller);
       const backward = request.last != null;
       const size = (backward ? request.last : request.first) ?? AUDIT_PAGE_DEFAULT;
       const rows = await db.$queryRaw<AuditEventRow[]>(auditEventsQuery(scope, request, size, backward));

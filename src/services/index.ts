@@ -13,6 +13,8 @@ import { premintChallenge } from './mfa-challenge.js';
 import { createApiKeyService } from './api-keys.js';
 import { createAdminService } from './admin.js';
 import { createAuditService } from './audit.js';
+import { createEventStreams } from './event-streams.js';
+import { createEventLogTail } from '../events/log-tail.js';
 import { createAuthService } from './auth.js';
 import type { DomainVerifier } from './domain-verifier.js';
 import { createDomainService } from './domains.js';
@@ -70,6 +72,8 @@ export function createServices(deps: ServiceDeps) {
     durationSeconds: 300,
   });
   const realmDeps = { db: db.prisma, events, access, realms };
+  const audit = createAuditService({ db: db.prisma, access, realms });
+  const eventLogTail = createEventLogTail({ db, pollIntervalMs: config.subscriptions.pollIntervalMs, log });
   return {
     limits,
     // Credential flows act for someone who is not signed in yet (their tenants, provisioning): the 'system' scope.
@@ -118,7 +122,10 @@ export function createServices(deps: ServiceDeps) {
       exchangePerIp: apiKeyExchangePerIp,
     }), ['exchangeApiKey']),
     origins: createOriginService({ db: db.prisma, events, access, realms, clock }),
-    audit: createAuditService({ db: db.prisma, access, realms }),
+    audit,
+    eventStreams: createEventStreams({ db: db.prisma, tail: eventLogTail, audit, limits: config.subscriptions, log }),
+    /** The process's reader of the event log behind the subscriptions (stopped with the app). */
+    eventLogTail,
     admin: createAdminService({ db: db.prisma, access, realms, clock, providerKind: provider.kind }),
     outbox: createOutboxService({ db: db.prisma, events, access, realms, clock }),
     health: createHealthService({ ping: (ms) => db.ping(ms), pingRedis: redis ? () => redis.ping() : null, clock, startedAt, version }),

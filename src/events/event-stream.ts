@@ -1,0 +1,157 @@
+import { AppError } from '../errors.js';
+import type { AuditEventRow, TailedEventRow } from '../services/audit.js';
+import type { EventLogTail } from './log-tail.js';
+
+export interface EventStreamOptions {
+  tail: EventLogTail;
+  /** Replay from this position (exclusive); null starts live. */
+  after: bigint | null;
+  /** Up to `size` events after a position, in position order, read from the database in the subscriber's scope. */
+  page(after: bigint, size: number): Promise<AuditEventRow[]>;
+  /** Whether a live event is one the subscriber may see (the same rule as `page`). */
+  matches(event: TailedEventRow): boolean;
+  /** Throws (an AppError with the code to close with) once the subscriber may no longer read the stream. */
+  recheck(): Promise<void>;
+  recheckIntervalMs: number;
+  /** Live events waiting for a slow subscriber beyond this end the stream with subscription_overflow. */
+  bufferLimit: number;
+  /** Called for an error of the recheck that is not a decision (the database did not answer...). */
+  onRecheckError?: (error: unknown) => void;
+  /**
+   * Whether the events committed before a failed recheck are still delivered before the error: for a user's
+   * own events, where the one that ended the stream (a suspension) is the one they most need to see.
+   */
+  deliverBeforeEnding?: boolean;
+}
+
+/** What the stream yields: an event, or (last) the error that ends it. */
+export type EventStreamItem = { event: AuditEventRow } | { end: AppError };
+
+const PAGE = 100;
+
+/**
+ * Events after a cursor, then live, with none missed or repeated at the seam: the replay pages through
+ * the database until it has caught up; then the stream registers with the event log's tail and reads the
+ * database once more (an event the tail read before the registration is in that read), and from then on
+ * takes the tail's batches. Every event at or before the last one delivered is dropped.
+ *
+ * The tail hands batches over without waiting; what the subscriber has not taken yet waits in a buffer of
+ * `bufferLimit` events, and a subscriber that falls further behind is ended with subscription_overflow and
+ * its last cursor, to resume from. The subscriber's standing is checked again every `recheckIntervalMs`.
+ */
+export function openEventStream(options: EventStreamOptions): AsyncIterableIterator<EventStreamItem> {
+  let last = options.after;
+  const waiting: TailedEventRow[] = [];
+  let ending: AppError | null = null;
+  let closed = false;
+  let wakeUp: (() => void) | null = null;
+  let unsubscribe: (() => void) | null = null;
+  const wake = () => {
+    wakeUp?.();
+    wakeUp = null;
+  };
+  const endWith = (error: AppError) => {
+    ending ??= error;
+    waiting.length = 0;
+    wake();
+  };
+  const overflow = () =>
+    new AppError('subscription_overflow', undefined, { reason: 'resume_from_cursor', cursor: last === null ? null : last.toString() });
+
+  let rechecking = false;
+  /** The recheck said no (rather than overflow or an outage ending the stream). */
+  let denied = false;
+  const recheckTimer = setInterval(() => {
+    if (rechecking || ending || closed) return;
+    rechecking = true;
+    options
+      .recheck()
+      .catch((error: unknown) => {
+        if (error instanceof AppError) denied = !ending;
+        else options.onRecheckError?.(error);
+        // A standing that cannot be confirmed ends the stream too; the client resumes from its cursor.
+        endWith(error instanceof AppError ? error : new AppError('unavailable', undefined, { reason: 'resume_from_cursor' }));
+      })
+      .finally(() => {
+        rechecking = false;
+      });
+  }, options.recheckIntervalMs);
+  recheckTimer.unref();
+
+  const onBatch = (events: readonly TailedEventRow[]) => {
+    if (ending || closed) return;
+    for (const event of events) if (options.matches(event)) waiting.push(event);
+    if (waiting.length > options.bufferLimit) endWith(overflow());
+    else if (waiting.length > 0) wake();
+  };
+
+  function cleanUp() {
+    closed = true;
+    clearInterval(recheckTimer);
+    unsubscribe?.();
+    unsubscribe = null;
+    waiting.length = 0;
+    wake();
+  }
+
+  async function* replay(untilEnd = false): AsyncGenerator<AuditEventRow> {
+    for (;;) {
+      const events = await options.page(last!, PAGE);
+      for (const event of events) {
+        if (closed || (ending && !untilEnd)) return;
+        if (event.position <= last!) continue;
+        last = event.position;
+        yield event;
+      }
+      if (events.length <= PAGE) return;
+    }
+  }
+
+  async function* run(): AsyncGenerator<EventStreamItem> {
+    try {
+      if (last !== null) for await (const event of replay()) yield { event };
+      const registration = await options.tail.subscribe(onBatch);
+      unsubscribe = registration.unsubscribe;
+      if (closed) return;
+      if (last === null) last = registration.position;
+      // Anything the tail read before the registration, after the replay's last page.
+      else for await (const event of replay()) yield { event };
+      for (;;) {
+        if (closed) return;
+        if (ending) {
+          if (options.deliverBeforeEnding && denied) for await (const event of replay(true)) yield { event };
+          yield { end: ending };
+          return;
+        }
+        const event = waiting.shift();
+        if (!event) {
+          await new Promise<void>((resolve) => (wakeUp = resolve));
+          continue;
+        }
+        if (event.position <= last) continue;
+        last = event.position;
+        yield { event };
+      }
+    } finally {
+      cleanUp();
+    }
+  }
+
+  const inner = run();
+  // An async generator waiting for the next batch would only see return() once one arrives: ending here
+  // first lets a client that went away release its registration at once.
+  return {
+    next: () => inner.next(),
+    return: (value?: unknown) => {
+      cleanUp();
+      return inner.return(value as never);
+    },
+    throw: (error?: unknown) => {
+      cleanUp();
+      return inner.throw(error);
+    },
+    [Symbol.asyncIterator]() {
+      return this;
+    },
+  };
+}
