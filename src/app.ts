@@ -70,7 +70,7 @@ export async function buildApp(config: Config, options: AppOptions = {}) {
   const events = createEventStore({ destinations: options.eventDestinations ?? outbox.queued });
   // RELAY_ENABLED=false leaves the outbox to `npm run worker` processes.
   const relay = config.outbox.relayEnabled
-    ? createRelay({ ...options.relay, db, log, destinations: [...outbox.destinations, ...(options.outboxDestinations ?? [])] })
+    ? createRelay({ leaseMs: config.outbox.leaseMs, ...options.relay, db, log, destinations: [...outbox.destinations, ...(options.outboxDestinations ?? [])] })
     : null;
   const print = options.print ?? ((text: string) => process.stdout.write(`${text}\n`));
   const notifier =

@@ -124,6 +124,7 @@ const envSchema = z
     // The outbox relay and its destinations.
     RELAY_ENABLED: bool.default(true),
     OUTBOX_RETENTION_DAYS: positiveInt.max(3650).default(7),
+    OUTBOX_LEASE_SECONDS: positiveInt.min(2).max(3600).default(120),
     PROJECTION_ENABLED: bool.optional(),
     PROJECTION_DATABASE_URL: z
       .string()
@@ -261,6 +262,8 @@ export interface OutboxConfig {
   relayEnabled: boolean;
   /** Sent rows are removed this long after they were sent (events themselves are kept). */
   retentionDays: number;
+  /** How long a relay's claim keeps others off its rows; a relay that dies gives them back when it ends. */
+  leaseMs: number;
   /** The auth_events read model: in idgraph's own database, in another one, or none (no outbox row for it). */
   projection: { database: 'own' } | { database: 'separate'; url: string } | null;
 }
@@ -440,6 +443,7 @@ export function loadConfig(source: Record<string, string | undefined> = process.
     outbox: {
       relayEnabled: env.RELAY_ENABLED,
       retentionDays: env.OUTBOX_RETENTION_DAYS,
+      leaseMs: env.OUTBOX_LEASE_SECONDS * 1000,
       projection: env.PROJECTION_DATABASE_URL
         ? { database: 'separate', url: env.PROJECTION_DATABASE_URL }
         : env.PROJECTION_ENABLED

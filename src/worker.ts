@@ -18,8 +18,8 @@ async function main() {
   }
   const log = createLogger({ level: config.logLevel });
   const db = await openDatabase(config.database);
-  const outbox = createOutboxDestinations(config, db);
-  const relay = createRelay({ db, log, destinations: outbox.destinations });
+  const outbox = createOutboxDestinations(config, db, { log });
+  const relay = createRelay({ db, log, destinations: outbox.destinations, leaseMs: config.outbox.leaseMs });
   await relay.start();
   log.info({ destinations: outbox.queued }, 'outbox worker started');
   stopOnSignals(log, async () => {

@@ -38,7 +38,7 @@ export interface RelayOptions {
   batchSize?: number;
   /** How long a claim keeps other relays off its rows; a relay that dies gives them back when it ends. */
   leaseMs?: number;
-  /** A delivery not settled by then counts as failed (the lease must outlast a claim's deliveries). */
+  /** A delivery not settled by then counts as failed; defaults to a quarter of the lease, at most 30 s. */
   deliveryTimeoutMs?: number;
   maxAttempts?: number;
   /** Retry n waits about baseMs·2^(n-1), capped. */
@@ -91,7 +91,7 @@ export function createRelay({
   random = Math.random,
   batchSize = 50,
   leaseMs = 120_000,
-  deliveryTimeoutMs = 30_000,
+  deliveryTimeoutMs = Math.min(30_000, Math.floor(leaseMs / 4)),
   maxAttempts = 5,
   backoff = { baseMs: 1000, capMs: 300_000 },
   pollIntervalMs = 5000,

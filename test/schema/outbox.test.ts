@@ -131,7 +131,7 @@ describe('retention', () => {
 describe('configuration', () => {
   const base = { DATABASE_URL: 'memory://' };
   it('has the relay on, the projection off and 7 days of retention by default', () => {
-    expect(loadConfig(base).outbox).toEqual({ relayEnabled: true, retentionDays: 7, projection: null });
+    expect(loadConfig(base).outbox).toEqual({ relayEnabled: true, retentionDays: 7, leaseMs: 120_000, projection: null });
   });
 
   it('turns the projection on into idgraph’s database, or into another one', () => {
