@@ -67,9 +67,13 @@ describe.skipIf(testDatabaseKind !== 'postgres')('the worker against PostgreSQL'
 
     let kills = 0;
     let worker: ScriptRun = runWorker(workerEnv());
-    // Kill at random points until the outbox is drained or 8 kills are done, restarting each time.
-    while (kills < 8 && (await undelivered()) > 0) {
-      await new Promise((resolve) => setTimeout(resolve, 1000 + Math.random() * 3000));
+    // Kill at random points of the drain (once this worker has delivered something) until the outbox is drained
+    // or 8 kills are done, restarting each time.
+    while (kills < 8) {
+      const left = await undelivered();
+      if (left === 0) break;
+      await vi.waitFor(async () => expect(await undelivered()).toBeLessThan(left), { timeout: 120_000, interval: 20 });
+      await new Promise((resolve) => setTimeout(resolve, Math.random() * 1000));
       worker.child.kill('SIGKILL');
       await worker.exited;
       kills++;
