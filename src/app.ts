@@ -336,6 +336,8 @@ export async function buildApp(config: Config, options: AppOptions = {}) {
     async stop() {
       stopped = true;
       clearTimeout(retryTimer);
+      // Open subscriptions (SSE ones too, which the HTTP drain would otherwise wait for) end, resumable.
+      await services.eventLogTail.stop();
       await ws.close();
       if (http.server.listening) await http.close(config.http.shutdownTimeoutMs);
       await yoga.dispose();
@@ -343,7 +345,6 @@ export async function buildApp(config: Config, options: AppOptions = {}) {
       await apiKeyAuth.stop().catch((error: unknown) => log.warn({ err: error }, 'api key last_used_at not written at shutdown'));
       await gotrue?.close();
       await cleanup.stop();
-      await services.eventLogTail.stop();
       await relay?.stop();
       await outbox.close();
       if (redis) await closeRedis(redis);

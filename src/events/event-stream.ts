@@ -15,7 +15,7 @@ export interface EventStreamOptions {
   recheckIntervalMs: number;
   /** Live events waiting for a slow subscriber beyond this end the stream with subscription_overflow. */
   bufferLimit: number;
-  /** Called for an error of the recheck that is not a decision (the database did not answer...). */
+  /** Called for an unexpected error (of a recheck or a read: the database did not answer...) that ended the stream. */
   onRecheckError?: (error: unknown) => void;
   /**
    * Whether the events committed before a failed recheck are still delivered before the error: for a user's
@@ -55,8 +55,10 @@ export function openEventStream(options: EventStreamOptions): AsyncIterableItera
     waiting.length = 0;
     wake();
   };
-  const overflow = () =>
-    new AppError('subscription_overflow', undefined, { reason: 'resume_from_cursor', cursor: last === null ? null : last.toString() });
+  const resumable = () => ({ reason: 'resume_from_cursor', cursor: last === null ? null : last.toString() });
+  const overflow = () => new AppError('subscription_overflow', undefined, resumable());
+  /** The stream cannot go on here (shutdown, the database did not answer); the client resumes from its cursor. */
+  const interrupted = (message: string) => new AppError('unavailable', message, resumable());
 
   let rechecking = false;
   /** The recheck said no (rather than overflow or an outage ending the stream). */
@@ -70,7 +72,7 @@ export function openEventStream(options: EventStreamOptions): AsyncIterableItera
         if (error instanceof AppError) denied = !ending;
         else options.onRecheckError?.(error);
         // A standing that cannot be confirmed ends the stream too; the client resumes from its cursor.
-        endWith(error instanceof AppError ? error : new AppError('unavailable', undefined, { reason: 'resume_from_cursor' }));
+        endWith(error instanceof AppError ? error : interrupted('The subscriber’s standing could not be checked; resubscribe from the last cursor received.'));
       })
       .finally(() => {
         rechecking = false;
@@ -110,7 +112,9 @@ export function openEventStream(options: EventStreamOptions): AsyncIterableItera
   async function* run(): AsyncGenerator<EventStreamItem> {
     try {
       if (last !== null) for await (const event of replay()) yield { event };
-      const registration = await options.tail.subscribe(onBatch);
+      const registration = await options.tail.subscribe(onBatch, () =>
+        endWith(interrupted('The server is shutting down; resubscribe from the last cursor received.')),
+      );
       unsubscribe = registration.unsubscribe;
       if (closed) return;
       if (last === null) last = registration.position;
@@ -132,6 +136,11 @@ export function openEventStream(options: EventStreamOptions): AsyncIterableItera
         last = event.position;
         yield { event };
       }
+    } catch (error) {
+      if (closed) return;
+      // A read that failed (the database did not answer): the stream ends with a code the client can resume from.
+      if (!(error instanceof AppError)) options.onRecheckError?.(error);
+      yield { end: error instanceof AppError ? error : interrupted('The event log could not be read; resubscribe from the last cursor received.') };
     } finally {
       cleanUp();
     }

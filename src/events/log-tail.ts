@@ -16,8 +16,10 @@ export interface EventLogTail {
   /**
    * Registers a listener for every event read from now on. The tail is started on first use, and the listener
    * sees each event past `position` (the last one the tail had read when it was registered) exactly once.
+   * `onStop` is called if the tail stops first (the process is shutting down).
    */
-  subscribe(listener: TailListener): Promise<{ position: bigint; unsubscribe(): void }>;
+  subscribe(listener: TailListener, onStop?: () => void): Promise<{ position: bigint; unsubscribe(): void }>;
+  /** Stops reading and tells every subscriber, so open streams end before the server waits for them to finish. */
   stop(): Promise<void>;
 }
 
@@ -47,7 +49,7 @@ export function readTailedEvents(db: Database, after: bigint, limit: number): Pr
  * lost. Appends commit in position order (the append lock), so `position > last` never skips one.
  */
 export function createEventLogTail({ db, pollIntervalMs, log }: { db: Database; pollIntervalMs: number; log: Logger }): EventLogTail {
-  const listeners = new Set<TailListener>();
+  const listeners = new Map<TailListener, (() => void) | undefined>();
   let position = 0n;
   let started: Promise<void> | null = null;
   let listening: Listening | null = null;
@@ -65,7 +67,7 @@ export function createEventLogTail({ db, pollIntervalMs, log }: { db: Database; 
         const events = await readAfter(position);
         if (events.length === 0) break;
         position = events.at(-1)!.position;
-        for (const listener of listeners) {
+        for (const listener of listeners.keys()) {
           try {
             listener(events);
           } catch (error) {
@@ -106,7 +108,7 @@ export function createEventLogTail({ db, pollIntervalMs, log }: { db: Database; 
   }
 
   return {
-    async subscribe(listener) {
+    async subscribe(listener, onStop) {
       if (stopped) throw new Error('the event log tail is stopped');
       started ??= start().catch((error: unknown) => {
         started = null;
@@ -114,13 +116,15 @@ export function createEventLogTail({ db, pollIntervalMs, log }: { db: Database; 
       });
       await started;
       // Registered in the same tick as `position` is read: the next batch starts right after it.
-      listeners.add(listener);
+      listeners.set(listener, onStop);
       return { position, unsubscribe: () => listeners.delete(listener) };
     },
     async stop() {
       stopped = true;
       clearInterval(timer);
+      const stopping = [...listeners.values()];
       listeners.clear();
+      for (const onStop of stopping) onStop?.();
       await started?.catch(() => {});
       await listening?.close();
       await reading;

@@ -40,7 +40,11 @@ export function realmEventScope(realmId: string): Prisma.Sql {
 }
 
 // The cursor is the event's position, the same cursor the auditEvents subscription resumes from.
-export const auditCursor = z.string().regex(/^\d{1,19}$/, 'must be a cursor from this connection');
+export const auditCursor = z
+  .string()
+  .regex(/^\d{1,19}$/, 'must be a cursor from this connection')
+  // Positions are bigint: a larger number is no cursor (and would be a database error, not the client's).
+  .refine((value) => !/^\d+$/.test(value) || BigInt(value) <= 9_223_372_036_854_775_807n, 'must be a cursor from this connection');
 const auditEventsInput = z
   .object({
     filter: z

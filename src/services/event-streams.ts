@@ -55,7 +55,7 @@ export function createEventStreams({
         runInTenantScope(tenantScope, () => db.$queryRaw<AuditEventRow[]>(auditEventsQuery(scope, { filter: request.filter, after: after.toString() }, size, false))),
       matches: (event) => eventInScope(scope, request.filter, event),
       recheck: () => runInTenantScope(tenantScope, async () => recheck(await reauthenticate())),
-      onRecheckError: (error) => log.warn({ err: error }, 'a subscriber’s standing could not be checked; its subscription ended'),
+      onRecheckError: (error) => log.warn({ err: error }, 'a subscription ended on an unexpected error; its client can resume from its cursor'),
       ...limits,
       ...extra,
     });

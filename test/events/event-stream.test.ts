@@ -46,11 +46,16 @@ function fixture() {
     onRegistration(fn: () => void) {
       beforeRegistration = fn;
     },
+    failReads: false,
     open(after: bigint | null, bufferLimit = 100) {
+      const self = this;
       return openEventStream({
         tail,
         after,
-        page: async (from, size) => log.filter((e) => e.position > from).slice(0, size + 1),
+        page: async (from, size) => {
+          if (self.failReads) throw new Error('connection refused');
+          return log.filter((e) => e.position > from).slice(0, size + 1);
+        },
         matches: () => true,
         recheck: async () => {},
         recheckIntervalMs: 60_000,
@@ -109,5 +114,17 @@ describe('openEventStream', () => {
     const { value } = await next;
     expect(value).toMatchObject({ end: { code: 'subscription_overflow', extensions: { reason: 'resume_from_cursor', cursor: '1' } } });
     expect((await stream.next()).done).toBe(true);
+  });
+
+  it('ends with unavailable and the cursor to resume from when the event log cannot be read', async () => {
+    const f = fixture();
+    f.append(1, 2);
+    f.onRegistration(() => {
+      f.failReads = true;
+    });
+    const stream = f.open(0n);
+    expect(await take(stream, 3)).toEqual(['1', '2', 'end:unavailable']);
+    expect((await stream.next()).done).toBe(true);
+    expect(f.listeners.size).toBe(0);
   });
 });

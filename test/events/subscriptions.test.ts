@@ -150,6 +150,7 @@ describe('auditEvents subscription', () => {
       [`ApiKey ${keyA}`, { filter: { tenantId: tenantB } }, 'not_found'],
       [`ApiKey ${keyA}`, {}, 'forbidden'],
       [bearer(admin), { after: 'not-a-cursor' }, 'bad_request'],
+      [bearer(admin), { after: '9999999999999999999' }, 'bad_request'],
     ];
     for (const [authorization, variables, code] of cases) {
       const s = subscribeWs<Edge>(client(authorization), AUDIT, variables, 'auditEvents');
@@ -283,5 +284,21 @@ describe.runIf(testDatabaseKind === 'postgres')('across replicas', () => {
       await a.close();
       await database.drop();
     }
+  });
+});
+
+describe('shutting down', () => {
+  it('ends open subscriptions with a code to resume from instead of holding the shutdown', async () => {
+    const app = await startTestApp();
+    const appAdmin = await signInRealmAdmin(app);
+    const appRealm = await app.app.services.realms.defaultRealmId();
+    const [first] = await appendEvents(app, 1, { type: 'test.shutdown', realmId: appRealm });
+    const sse = subscribeSse<Edge>(app, AUDIT, { after: (first! - 1n).toString(), filter: { kinds: ['test.shutdown'] } }, 'auditEvents', {
+      authorization: bearer(appAdmin),
+    });
+    await sse.waitForItems(1);
+    await app.close();
+    const errors = await sse.waitForEnd();
+    expect(errors.map((e) => e.extensions)).toEqual([expect.objectContaining({ code: 'unavailable', reason: 'resume_from_cursor', cursor: first!.toString() })]);
   });
 });
