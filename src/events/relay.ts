@@ -1,5 +1,7 @@
+import { uncounted } from '../db/adapters.js';
 import type { Database } from '../db/client.js';
 import type { Listening } from '../db/listener.js';
+import { asSystem } from '../db/tenant-scope.js';
 import type { Logger } from '../log.js';
 import { claimDueRows, type ClaimedRow, markFailed, markRetry, markSent, OUTBOX_CHANNEL, releaseClaims } from './outbox.js';
 import type { StoredEvent } from './store.js';
@@ -170,12 +172,16 @@ export function createRelay({
       wokenWhileDraining = true;
       return draining;
     }
-    draining = (async () => {
-      do {
-        wokenWhileDraining = false;
-        while (!stopped && (await runOnce()) > 0);
-      } while (!stopped && wokenWhileDraining);
-    })()
+    // A wake-up may come from a caller's context (PGlite hands notifications over in the context of the query that
+    // sent them): the relay works for idgraph itself, in the 'system' scope, and outside any statement count.
+    draining = asSystem(() =>
+      uncounted(async () => {
+        do {
+          wokenWhileDraining = false;
+          while (!stopped && (await runOnce()) > 0);
+        } while (!stopped && wokenWhileDraining);
+      }),
+    )
       .catch((error: unknown) => log.warn({ err: error }, 'outbox relay round failed; retrying at the next poll'))
       .finally(() => (draining = null));
     return draining;
