@@ -6,6 +6,7 @@ import { type Database, openDatabase } from './db/client.js';
 import { applyMigrations } from './db/migrate.js';
 import { closeRedis, connectRedis, openRedis, RedisUnreachable } from './db/redis.js';
 import { createEventStore } from './events/store.js';
+import { type ResolveHost, systemResolveHost } from './events/webhook-network.js';
 import { createOutboxDestinations } from './events/destinations.js';
 import { createRelay, type OutboxDestination, type RelayOptions } from './events/relay.js';
 import { createLogger, type Logger } from './log.js';
@@ -53,6 +54,8 @@ export interface AppOptions {
   print?: (text: string) => void;
   /** How domain ownership is checked; defaults to real DNS and HTTPS. */
   domainVerifier?: DomainVerifier;
+  /** How webhook URLs' hosts are resolved, when saved and at each connection; defaults to the system resolver. */
+  resolveWebhookHost?: ResolveHost;
   /** The extra claims the embedded engine mints; defaults to the tenant claims (tests stand in for GoTrue's hook with it). */
   claimsExtension?: ClaimsExtension;
 }
@@ -66,7 +69,8 @@ export async function buildApp(config: Config, options: AppOptions = {}) {
   const db: Database = await openDatabase(config.database);
   // REDIS_URL: the credential rate limits and the token denylist go to Redis (connected in initialize()).
   const redis = config.redisUrl ? openRedis(config.redisUrl, log) : null;
-  const outbox = createOutboxDestinations(config, db);
+  const resolveWebhookHost = options.resolveWebhookHost ?? systemResolveHost;
+  const outbox = createOutboxDestinations(config, db, { log, clock, resolveWebhookHost });
   const events = createEventStore({ destinations: options.eventDestinations ?? outbox.queued });
   // RELAY_ENABLED=false leaves the outbox to `npm run worker` processes.
   const relay = config.outbox.relayEnabled
@@ -120,6 +124,7 @@ export async function buildApp(config: Config, options: AppOptions = {}) {
     revocations,
     tenantClaims,
     domainVerifier,
+    resolveWebhookHost,
     notifier,
     log,
     apiKeyAuth,

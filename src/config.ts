@@ -121,6 +121,10 @@ const envSchema = z
       .regex(/^v1,whsec_[A-Za-z0-9+/=]{24,}$/, 'must be a Standard Webhooks secret: v1,whsec_<base64>')
       .optional(),
     SYNC_WEBHOOK_SECRET: z.string().min(32, 'must be at least 32 characters').optional(),
+    // Outgoing webhooks: deliveries to webhook endpoints.
+    WEBHOOK_ALLOW_PRIVATE_NETWORKS: bool.default(false),
+    WEBHOOK_TIMEOUT_MS: positiveInt.max(60_000).default(10_000),
+    WEBHOOK_DISABLE_AFTER_FAILURES: positiveInt.max(1000).default(5),
     // The outbox relay and its destinations.
     RELAY_ENABLED: bool.default(true),
     OUTBOX_RETENTION_DAYS: positiveInt.max(3650).default(7),
@@ -254,6 +258,7 @@ export interface Config {
   syncWebhookSecret: string | null;
   /** Redis for the credential rate limits and the token denylist; null = both live in the database. */
   redisUrl: string | null;
+  webhooks: WebhookConfig;
   outbox: OutboxConfig;
 }
 
@@ -266,6 +271,15 @@ export interface OutboxConfig {
   leaseMs: number;
   /** The auth_events read model: in idgraph's own database, in another one, or none (no outbox row for it). */
   projection: { database: 'own' } | { database: 'separate'; url: string } | null;
+}
+
+export interface WebhookConfig {
+  /** Whether endpoints may be (and deliveries may connect to) loopback, private, link-local and other non-public addresses. */
+  allowPrivateNetworks: boolean;
+  /** How long one delivery may take, from connecting to reading the answer. */
+  timeoutMs: number;
+  /** An endpoint is disabled once this many of its deliveries in a row have failed for good (every attempt spent). */
+  disableAfterFailures: number;
 }
 
 export interface GotrueConfig {
@@ -440,6 +454,11 @@ export function loadConfig(source: Record<string, string | undefined> = process.
       : null,
     syncWebhookSecret: env.SYNC_WEBHOOK_SECRET ?? null,
     redisUrl: env.REDIS_URL ?? null,
+    webhooks: {
+      allowPrivateNetworks: env.WEBHOOK_ALLOW_PRIVATE_NETWORKS,
+      timeoutMs: env.WEBHOOK_TIMEOUT_MS,
+      disableAfterFailures: env.WEBHOOK_DISABLE_AFTER_FAILURES,
+    },
     outbox: {
       relayEnabled: env.RELAY_ENABLED,
       retentionDays: env.OUTBOX_RETENTION_DAYS,

@@ -57,8 +57,8 @@ function countQueries<T extends object>(target: T, counter: StatementCounter): T
   });
 }
 
-// The tables under row-level security (migration 20261205143500_row_level_security).
-const tenantScopedTable = /\b(tenants|memberships|invitations|api_keys|domains|otps|session_tenants|events)\b/;
+// The tables under row-level security (migrations 20261205143500_row_level_security, 20261205170000_webhook_endpoints).
+const tenantScopedTable = /\b(tenants|memberships|invitations|api_keys|domains|otps|session_tenants|events|webhook_endpoints)\b/;
 
 const enterScope = (scope: string): SqlQuery => ({
   sql: "SELECT set_config('role', 'idgraph_app', true), set_config('idgraph.scope', $1, true)",

@@ -21,6 +21,7 @@ import './session.js';
 import './tenant.js';
 import './user.js';
 import './viewer.js';
+import './webhook.js';
 
 export const schema = builder.toSubGraphSchema({
   linkUrl: 'https://specs.apollo.dev/federation/v2.6',

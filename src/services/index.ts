@@ -22,6 +22,9 @@ import { createHealthService } from './health.js';
 import { createOtpService } from './otp.js';
 import { createOutboxService } from './outbox.js';
 import { createOriginService } from './origins.js';
+import { createWebhookService } from './webhooks.js';
+import type { ResolveHost } from '../events/webhook-network.js';
+import { createSecretBox } from '../identity/embedded/crypto.js';
 import { createAuthRateLimits } from './auth-rate-limits.js';
 import { createRateLimit } from './rate-limits.js';
 import type { TenantClaims } from './tenant-claims.js';
@@ -50,6 +53,8 @@ export interface ServiceDeps {
   tenantClaims: TenantClaims;
   /** How domain ownership is checked (DNS, HTTPS). */
   domainVerifier: DomainVerifier;
+  /** The DNS lookups of webhook URLs' hosts. */
+  resolveWebhookHost: ResolveHost;
   /** Email and SMS delivery for what the realm layer sends (invitations). */
   notifier: Notifier;
   log: Logger;
@@ -60,6 +65,7 @@ export interface ServiceDeps {
 
 export function createServices(deps: ServiceDeps) {
   const { config, db, redis, events, clock, startedAt, version, provider, revocations, tenantClaims, domainVerifier, notifier, log, apiKeyAuth, signToken } = deps;
+  const { resolveWebhookHost } = deps;
   const realms = createRealmService({ db: db.prisma, events, defaultRealm: config.defaultRealm });
   const mirror = createUserMirror({ db: db.prisma, events });
   const access = createAccessService({ db: db.prisma, premintChallenge: (caller) => premintChallenge(provider, caller) });
@@ -122,6 +128,15 @@ export function createServices(deps: ServiceDeps) {
       exchangePerIp: apiKeyExchangePerIp,
     }), ['exchangeApiKey']),
     origins: createOriginService({ db: db.prisma, events, access, realms, clock }),
+    webhooks: createWebhookService({
+      db: db.prisma,
+      events,
+      access,
+      realms,
+      config: config.webhooks,
+      secrets: createSecretBox(config.auth.keyEncryptionKey),
+      resolveHost: resolveWebhookHost,
+    }),
     audit,
     eventStreams: createEventStreams({ db: db.prisma, tail: eventLogTail, audit, limits: config.subscriptions, log }),
     /** The process's reader of the event log behind the subscriptions (stopped with the app). */

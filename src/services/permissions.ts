@@ -11,6 +11,7 @@ export const builtinPermissions = [
   'otp:issue',
   'otp:verify',
   'domains:manage',
+  'webhooks:manage',
 ] as const;
 
 /** Members of a realm's base admin tenant whose role grants this administer the realm. */

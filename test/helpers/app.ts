@@ -50,7 +50,7 @@ export interface TestApp {
 }
 
 export async function startTestApp(
-  options: { env?: Record<string, string>; database?: TestDatabase } & Pick<AppOptions, 'clock' | 'notifier' | 'domainVerifier' | 'claimsExtension' | 'outboxDestinations' | 'relay'> = {},
+  options: { env?: Record<string, string>; database?: TestDatabase } & Pick<AppOptions, 'clock' | 'notifier' | 'domainVerifier' | 'claimsExtension' | 'resolveWebhookHost' | 'outboxDestinations' | 'relay'> = {},
 ): Promise<TestApp> {
   const database = options.database ?? (await createTestDatabase());
   const config = loadConfig({
@@ -75,6 +75,7 @@ export async function startTestApp(
     log: createLogger({ level: config.logLevel, destination: stream }),
     print: (text) => printed.push(text),
     domainVerifier: options.domainVerifier,
+    resolveWebhookHost: options.resolveWebhookHost,
     claimsExtension: options.claimsExtension,
     outboxDestinations: options.outboxDestinations,
     relay: options.relay,

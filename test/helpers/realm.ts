@@ -69,7 +69,7 @@ export async function seedMember(t: TestApp, tenantId: string, userId: string, r
 /** Row counts of every realm-layer table and the event store: equal before and after means nothing was written. */
 export async function realmFootprint(t: TestApp) {
   const p = t.app.db.prisma;
-  const [events, tenants, memberships, roles, invitations, apiKeys, domains, origins, otps, users] = await Promise.all([
+  const [events, tenants, memberships, roles, invitations, apiKeys, domains, origins, otps, users, webhookEndpoints] = await Promise.all([
     p.event.count(),
     p.tenant.count({ where: { deletedAt: null } }),
     p.membership.count(),
@@ -80,6 +80,7 @@ export async function realmFootprint(t: TestApp) {
     p.origin.count(),
     p.otp.count(),
     p.user.groupBy({ by: ['status'], _count: true }),
+    p.webhookEndpoint.findMany({ select: { id: true, url: true, eventTypes: true, enabled: true, secret: true }, orderBy: { id: 'asc' } }),
   ]);
-  return { events, tenants, memberships, roles, invitations, apiKeys, domains, origins, otps, users };
+  return { events, tenants, memberships, roles, invitations, apiKeys, domains, origins, otps, users, webhookEndpoints };
 }

@@ -58,7 +58,8 @@ async function createKey(user: SignedIn, scopes: string[]) {
 }
 
 beforeAll(async () => {
-  t = await startTestApp({ domainVerifier: { isPublished: async () => true } });
+  // Webhook endpoints of the matrix point at a closed local port: deliveries fail at once, nothing leaves the machine.
+  t = await startTestApp({ domainVerifier: { isPublished: async () => true }, env: { WEBHOOK_ALLOW_PRIVATE_NETWORKS: 'true' } });
   admin = await signInRealmAdmin(t);
   [owner, bare, outsider, suspended, demoted, target, manager, catalogEditor] = (await Promise.all(Array.from({ length: 8 }, () => signUpUser(t)))) as [
     SignedIn, SignedIn, SignedIn, SignedIn, SignedIn, SignedIn, SignedIn, SignedIn,
@@ -128,6 +129,19 @@ const ownerCall = async (query: string, variables: Vars) => {
   const body = await gql(query, variables, owner.headers);
   if (!body.data) throw new Error(JSON.stringify(body.errors));
   return body.data;
+};
+const matrixWebhook = { url: 'http://127.0.0.1:9/matrix', eventTypes: ['realm.created'] };
+/** A webhook endpoint of the tenant (the owner's) or, with `realmWide`, of the realm (the admin's). */
+const seededEndpoint = async (realmWide = false) => {
+  const body = await gql(
+    'mutation($input: CreateWebhookEndpointInput!) { createWebhookEndpoint(input: $input) { endpoint { id } secret } }',
+    { input: { ...matrixWebhook, tenantId: realmWide ? null : tenantId } },
+    realmWide ? admin.headers : owner.headers,
+  );
+  if (!body.data) throw new Error(JSON.stringify(body.errors));
+  const created = body.data.createWebhookEndpoint as { endpoint: { id: string }; secret: string };
+  remember(created.secret);
+  return created.endpoint.id;
 };
 
 const operations: Operation[] = [
@@ -355,6 +369,80 @@ const operations: Operation[] = [
       return { destination };
     },
   },
+  {
+    name: 'createWebhookEndpoint',
+    scope: 'tenant',
+    allowed: 'owner',
+    query: 'mutation($input: CreateWebhookEndpointInput!) { createWebhookEndpoint(input: $input) { endpoint { id } secret } }',
+    vars: () => ({ input: { ...matrixWebhook, tenantId } }),
+  },
+  {
+    name: 'createWebhookEndpoint',
+    scope: 'realm',
+    allowed: 'admin',
+    query: 'mutation($input: CreateWebhookEndpointInput!) { createWebhookEndpoint(input: $input) { endpoint { id } secret } }',
+    vars: () => ({ input: matrixWebhook }),
+  },
+  { name: 'webhookEndpoints', scope: 'tenant', allowed: 'owner', query: 'query($id: ID) { webhookEndpoints(tenantId: $id, first: 5) { edges { node { id } } } }', vars: () => ({ id: tenantId }) },
+  { name: 'webhookEndpoints', scope: 'realm', allowed: 'admin', query: '{ webhookEndpoints(first: 5) { edges { node { id } } } }', vars: () => ({}) },
+  {
+    name: 'updateWebhookEndpoint',
+    scope: 'tenant',
+    allowed: 'owner',
+    query: 'mutation($input: UpdateWebhookEndpointInput!) { updateWebhookEndpoint(input: $input) { endpoint { id } } }',
+    vars: async () => ({ input: { endpointId: await seededEndpoint(), eventTypes: ['realm.created', 'tenant.created'] } }),
+  },
+  {
+    name: 'updateWebhookEndpoint',
+    scope: 'realm',
+    allowed: 'admin',
+    query: 'mutation($input: UpdateWebhookEndpointInput!) { updateWebhookEndpoint(input: $input) { endpoint { id } } }',
+    vars: async () => ({ input: { endpointId: await seededEndpoint(true), enabled: false } }),
+  },
+  {
+    name: 'rotateWebhookSecret',
+    scope: 'tenant',
+    allowed: 'owner',
+    query: 'mutation($input: WebhookEndpointIdInput!) { rotateWebhookSecret(input: $input) { endpoint { id } secret } }',
+    vars: async () => ({ input: { endpointId: await seededEndpoint() } }),
+  },
+  {
+    name: 'rotateWebhookSecret',
+    scope: 'realm',
+    allowed: 'admin',
+    query: 'mutation($input: WebhookEndpointIdInput!) { rotateWebhookSecret(input: $input) { endpoint { id } secret } }',
+    vars: async () => ({ input: { endpointId: await seededEndpoint(true) } }),
+  },
+  {
+    name: 'deleteWebhookEndpoint',
+    scope: 'tenant',
+    allowed: 'owner',
+    query: 'mutation($input: WebhookEndpointIdInput!) { deleteWebhookEndpoint(input: $input) { endpoint { id } } }',
+    vars: async () => ({ input: { endpointId: await seededEndpoint() } }),
+  },
+  {
+    name: 'webhookDeliveries',
+    scope: 'tenant',
+    allowed: 'owner',
+    query: 'query($id: ID!) { webhookDeliveries(endpointId: $id, first: 5) { edges { node { id status } } } }',
+    vars: async () => ({ id: await seededEndpoint() }),
+  },
+  {
+    name: 'replayWebhookDelivery',
+    scope: 'tenant',
+    allowed: 'owner',
+    query: 'mutation($input: ReplayWebhookDeliveryInput!) { replayWebhookDelivery(input: $input) { delivery { id status } } }',
+    vars: async () => {
+      // A delivery that failed for good, to be sent again.
+      const endpointId = await seededEndpoint();
+      const event = await t.app.db.prisma.$transaction((tx) =>
+        createEventStore({ destinations: [`webhook:${endpointId}`] }).appendEvent(tx, { aggregateType: 'matrix', aggregateId: endpointId, type: 'matrix.seeded', tenantId }),
+      );
+      const row = await t.app.db.prisma.outbox.findFirstOrThrow({ where: { eventId: event.id } });
+      await t.app.db.prisma.outbox.update({ where: { id: row.id }, data: { status: 'failed', attempts: 5 } });
+      return { input: { deliveryId: row.id } };
+    },
+  },
   // Last: it ends the tenant every other round acts in.
   {
     name: 'deleteTenant',
@@ -393,7 +481,7 @@ describe('authorization matrix', () => {
 
       const allowed = await gql(op.query, variables, op.allowed === 'owner' ? owner.headers : admin.headers);
       expect(allowed.errors, op.name).toBeUndefined();
-      JSON.stringify(allowed.data).match(/"(value|token|key)":"([^"]+)"/g)?.forEach((m) => remember(m.split('":"')[1]!.slice(0, -1)));
+      JSON.stringify(allowed.data).match(/"(value|token|key|secret)":"([^"]+)"/g)?.forEach((m) => remember(m.split('":"')[1]!.slice(0, -1)));
       expect(allowed.data?.[op.name]).toBeTruthy();
     });
   }
