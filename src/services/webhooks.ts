@@ -10,6 +10,7 @@ import type { SecretBox } from '../identity/embedded/crypto.js';
 import type { AccessService } from './access.js';
 import { type Caller, eventMetadata, requireViewer } from './caller.js';
 import { fields, parseInput } from './input.js';
+import { lockFor } from './locks.js';
 import type { RealmService } from './realms.js';
 
 export interface WebhookServiceDeps {
@@ -30,6 +31,8 @@ export const eventFamilies = ['realm', 'tenant', 'member', 'role', 'invitation',
 
 const MAX_URL_LENGTH = 2048;
 const MAX_EVENT_TYPES = 50;
+/** Each event is queued once per endpoint that takes it: the count per tenant (and realm-wide) bounds that fan-out. */
+export const MAX_ENDPOINTS_PER_OWNER = 20;
 
 const eventTypePattern = new RegExp(`^(${eventFamilies.join('|')})\\.([a-z][a-z0-9_]{0,63}|\\*)$`);
 
@@ -137,6 +140,12 @@ export function createWebhookService({ db, events, access, realms, config, secre
       await assertDeliverable(parsed.url);
       const secret = newWebhookSecret();
       const endpoint = await db.$transaction(async (tx) => {
+        // Creations for one tenant (or the realm) take turns, so concurrent ones cannot pass the cap together.
+        await lockFor(tx, `webhook-endpoints:${realmId}:${tenantId ?? 'realm'}`);
+        const existing = await tx.webhookEndpoint.count({ where: { realmId, tenantId } });
+        assertThat(existing < MAX_ENDPOINTS_PER_OWNER, 'conflict', `At most ${MAX_ENDPOINTS_PER_OWNER} webhook endpoints per tenant (and realm-wide).`, {
+          reason: 'too_many_endpoints',
+        });
         const created = await tx.webhookEndpoint.create({
           data: { realmId, tenantId, url: parsed.url, eventTypes: parsed.eventTypes ?? [], secret: secrets.seal(secret), createdById: caller.viewer?.userId ?? null },
         });

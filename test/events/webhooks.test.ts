@@ -6,6 +6,7 @@ import { runInTenantScope } from '../../src/db/tenant-scope.js';
 import { createWebhookDestination } from '../../src/events/webhooks.js';
 import type { ResolveHost } from '../../src/events/webhook-network.js';
 import { createSecretBox } from '../../src/identity/embedded/crypto.js';
+import { MAX_ENDPOINTS_PER_OWNER } from '../../src/services/webhooks.js';
 import { createLogger } from '../../src/log.js';
 import {
   CreateWebhookEndpointDocument,
@@ -330,6 +331,17 @@ describe('validation and authorization', () => {
       ],
     );
     expect(await prisma().webhookEndpoint.count()).toBe(before);
+  });
+
+  it('caps the endpoints of a tenant, since each one multiplies the deliveries of every event', async () => {
+    const capped = (await seedTenant(t, owner.userId)).id;
+    const realmId = await t.app.services.realms.defaultRealmId();
+    await prisma().webhookEndpoint.createMany({
+      data: Array.from({ length: MAX_ENDPOINTS_PER_OWNER }, (_, i) => ({ realmId, tenantId: capped, url: `http://127.0.0.1:${port}/cap-${i}`, secret: 'whsec_c2VjcmV0', eventTypes: ['realm.created'] })),
+    });
+    const { body } = await t.execute(CreateWebhookEndpointDocument, { input: { tenantId: capped, url: `http://127.0.0.1:${port}/one-more` } }, owner.headers);
+    expect(errorOf(body)).toMatchObject({ code: 'conflict', reason: 'too_many_endpoints' });
+    expect(await prisma().webhookEndpoint.count({ where: { tenantId: capped } })).toBe(MAX_ENDPOINTS_PER_OWNER);
   });
 
   it('refuses callers who may not manage the endpoint', async () => {
