@@ -27,7 +27,7 @@ export interface WebhookServiceDeps {
 export const WEBHOOK_PERMISSION = 'webhooks:manage';
 
 /** The families of events idgraph appends: an endpoint subscribes to types of these, or to `<family>.*`. */
-export const eventFamilies = ['realm', 'tenant', 'member', 'role', 'invitation', 'apikey', 'domain', 'origin', 'otp', 'user', 'webhook'] as const;
+export const eventFamilies = ['realm', 'tenant', 'member', 'role', 'invitation', 'apikey', 'domain', 'origin', 'otp', 'user', 'webhook', 'outbox'] as const;
 
 const MAX_URL_LENGTH = 2048;
 const MAX_EVENT_TYPES = 50;
