@@ -191,6 +191,39 @@ describe('outbox relay', () => {
       await t.close();
     });
 
+    it('reconnects its LISTEN connection when it drops, and is woken again without polling', async () => {
+      const seen: OutboxDelivery[] = [];
+      const relay = createRelay({
+        db: dbs[0]!,
+        log: createLogger({ level: 'silent' }),
+        destinations: [{ handles: (d) => d === 'listen', deliver: async (delivery) => (seen.push(delivery), { ok: true }) }],
+        pollIntervalMs: 3_600_000,
+      });
+      await relay.start();
+      try {
+        const listeners = () =>
+          t.app.db.prisma.$queryRaw<Array<{ pid: number }>>`
+            SELECT pid FROM pg_stat_activity WHERE datname = current_database() AND query = 'LISTEN "idgraph_outbox"'`;
+        await vi.waitFor(async () => expect(await listeners()).toHaveLength(1));
+        const [first] = await appendAll(t, ['listen'], [{ aggregateType: 'test', aggregateId: crypto.randomUUID(), type: 'test.happened' }]);
+        await vi.waitFor(() => expect(seen.map((d) => d.event.id)).toEqual([first!.id]));
+        const [{ pid }] = (await listeners()) as [{ pid: number }];
+        await t.app.db.prisma.$queryRaw`SELECT pg_terminate_backend(${pid}::int)::text`;
+        await vi.waitFor(
+          async () => {
+            const now = await listeners();
+            expect(now).toHaveLength(1);
+            expect(now[0]!.pid).not.toBe(pid);
+          },
+          { timeout: 30_000 },
+        );
+        const [second] = await appendAll(t, ['listen'], [{ aggregateType: 'test', aggregateId: crypto.randomUUID(), type: 'test.happened' }]);
+        await vi.waitFor(() => expect(seen.map((d) => d.event.id)).toEqual([first!.id, second!.id]), { timeout: 30_000 });
+      } finally {
+        await relay.stop();
+      }
+    });
+
     it('drain 2,000 rows: none delivered twice at the same time, none lost, each aggregate in order', async () => {
       const inFlight = new Set<string>();
       const overlaps: string[] = [];
