@@ -14,6 +14,8 @@ export interface Started {
   cpuMs(): number;
   /** Everything the process printed on stdout so far. */
   output(): string;
+  /** Resident memory (bytes) of the process and its children now. */
+  rssBytes(): number;
   stop(): Promise<void>;
 }
 
@@ -36,6 +38,7 @@ export function startProcess(args: string[], env: Record<string, string>): Promi
           port,
           output: () => out,
           cpuMs: () => processCpuMs((p) => p.pid === child.pid || p.ancestors.includes(child.pid!)),
+          rssBytes: () => processRssBytes((p) => p.pid === child.pid || p.ancestors.includes(child.pid!)),
           stop: () => new Promise((r) => (child.once('exit', () => r()), child.kill('SIGTERM'))),
         });
       }
@@ -82,6 +85,20 @@ export function processCpuMs(which: (p: ProcInfo) => boolean): number {
   return processes()
     .filter(which)
     .reduce((sum, p) => sum + p.cpuMs, 0);
+}
+
+/** Resident memory (bytes) of the processes `which` selects, from /proc (Linux); 0 elsewhere. */
+export function processRssBytes(which: (p: ProcInfo) => boolean): number {
+  const pageSize = 4096;
+  return processes()
+    .filter(which)
+    .reduce((sum, p) => {
+      try {
+        return sum + Number(fs.readFileSync(`/proc/${p.pid}/statm`, 'utf8').split(' ')[1]) * pageSize;
+      } catch {
+        return sum;
+      }
+    }, 0);
 }
 
 /** CPU time (ms) the PostgreSQL server processes on this machine have used so far (0 when it runs elsewhere). */

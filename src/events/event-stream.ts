@@ -63,7 +63,7 @@ export function openEventStream(options: EventStreamOptions): AsyncIterableItera
   let rechecking = false;
   /** The recheck said no (rather than overflow or an outage ending the stream). */
   let denied = false;
-  const recheckTimer = setInterval(() => {
+  const recheck = () => {
     if (rechecking || ending || closed) return;
     rechecking = true;
     options
@@ -77,7 +77,13 @@ export function openEventStream(options: EventStreamOptions): AsyncIterableItera
       .finally(() => {
         rechecking = false;
       });
-  }, options.recheckIntervalMs);
+  };
+  // Started at a random point of the first interval, so subscriptions opened together are not checked together.
+  let recheckTimer: NodeJS.Timeout | undefined = setTimeout(() => {
+    recheckTimer = setInterval(recheck, options.recheckIntervalMs);
+    recheckTimer.unref();
+    recheck();
+  }, Math.random() * options.recheckIntervalMs);
   recheckTimer.unref();
 
   const onBatch = (events: readonly TailedEventRow[]) => {
@@ -89,6 +95,7 @@ export function openEventStream(options: EventStreamOptions): AsyncIterableItera
 
   function cleanUp() {
     closed = true;
+    clearTimeout(recheckTimer);
     clearInterval(recheckTimer);
     unsubscribe?.();
     unsubscribe = null;

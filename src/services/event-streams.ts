@@ -31,13 +31,29 @@ export function createEventStreams({
   audit,
   limits,
   log,
+  clock,
 }: {
   db: PrismaClient;
   tail: EventLogTail;
   audit: Pick<AuditService, 'streamScope'>;
   limits: EventStreamLimits;
   log: Logger;
+  clock: () => number;
 }) {
+  // Subscriptions of one credential to one scope (a console's tabs, a dashboard's panels) share their recheck: the
+  // same token asks the same questions, and a thousand subscribers must not cost a thousand checks per interval.
+  const recentChecks = new Map<string, { at: number; outcome: Promise<void> }>();
+  function sharedCheck(key: string, check: () => Promise<void>): Promise<void> {
+    const now = clock();
+    const recent = recentChecks.get(key);
+    if (recent && now - recent.at < limits.recheckIntervalMs / 2) return recent.outcome;
+    if (recentChecks.size > 10_000) for (const [k, v] of recentChecks) if (now - v.at >= limits.recheckIntervalMs) recentChecks.delete(k);
+    const outcome = check();
+    recentChecks.set(key, { at: now, outcome });
+    outcome.catch(() => {});
+    return outcome;
+  }
+
   function open(
     caller: Caller,
     scope: AuditScope,
@@ -48,13 +64,19 @@ export function createEventStreams({
   ) {
     // The stream's reads run later, outside the operation: they keep the subscriber's row-level-security scope.
     const tenantScope = scopeOfCaller(caller);
+    const viewer = caller.viewer;
+    const credential = viewer ? `${viewer.userId}|${viewer.apiKey?.id ?? ''}|${viewer.jti ?? viewer.sessionId ?? ''}` : null;
+    const checkKey = credential && `${credential}|${JSON.stringify(scope)}`;
     return openEventStream({
       tail,
       after: request.after ? BigInt(request.after) : null,
       page: (after, size) =>
         runInTenantScope(tenantScope, () => db.$queryRaw<AuditEventRow[]>(auditEventsQuery(scope, { filter: request.filter, after: after.toString() }, size, false))),
       matches: (event) => eventInScope(scope, request.filter, event),
-      recheck: () => runInTenantScope(tenantScope, async () => recheck(await reauthenticate())),
+      recheck: () => {
+        const check = () => runInTenantScope(tenantScope, async () => recheck(await reauthenticate()));
+        return checkKey ? sharedCheck(checkKey, check) : check();
+      },
       onRecheckError: (error) => log.warn({ err: error }, 'a subscription ended on an unexpected error; its client can resume from its cursor'),
       ...limits,
       ...extra,

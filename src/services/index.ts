@@ -138,7 +138,7 @@ export function createServices(deps: ServiceDeps) {
       resolveHost: resolveWebhookHost,
     }),
     audit,
-    eventStreams: createEventStreams({ db: db.prisma, tail: eventLogTail, audit, limits: config.subscriptions, log }),
+    eventStreams: createEventStreams({ db: db.prisma, tail: eventLogTail, audit, limits: config.subscriptions, log, clock }),
     /** The process's reader of the event log behind the subscriptions (stopped with the app). */
     eventLogTail,
     admin: createAdminService({ db: db.prisma, access, realms, clock, providerKind: provider.kind }),
