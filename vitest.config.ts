@@ -1,4 +1,5 @@
 import { createRequire } from 'node:module';
+import { availableParallelism } from 'node:os';
 import { defineConfig } from 'vitest/config';
 
 const require = createRequire(import.meta.url);
@@ -16,6 +17,9 @@ export default defineConfig({
     testTimeout: 60_000,
     hookTimeout: 120_000,
     pool: 'forks',
+    // Most test time is spent waiting on PostgreSQL, sockets and timers: one more fork than vitest's default
+    // (CPUs - 1) keeps a 2-CPU CI machine busy.
+    maxWorkers: Math.max(2, availableParallelism()),
     projects: databases.map((name) => ({
       extends: true,
       test: {
