@@ -212,6 +212,7 @@ export async function buildApp(config: Config, options: AppOptions = {}) {
               apiKeys: createApiKeySync({ db: db.prisma, events, access: services.access, clock, authenticator: apiKeyAuth }),
             }
           : null,
+        secretFailures: services.webhookSecretFailures,
         bodyLimitBytes: config.http.bodyLimitBytes,
         clock,
       }),

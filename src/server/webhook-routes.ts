@@ -5,6 +5,7 @@ import { AppError, restErrorBody } from '../errors.js';
 import { ProviderError } from '../identity/errors.js';
 import type { AccessTokenHook, AccessTokenHookInput } from '../services/access-token-hook.js';
 import type { ApiKeySync } from '../services/api-key-sync.js';
+import type { RateLimit } from '../services/rate-limits.js';
 import type { UserSync, UserSyncPayload } from '../services/user-sync.js';
 import { parseJsonObject, readText } from './body.js';
 import { sendError, sendJson, type RestRoute } from './rest.js';
@@ -14,12 +15,15 @@ export interface WebhookRouteDeps {
   hook: { secret: string; service: AccessTokenHook } | null;
   /** Off (404) without SYNC_WEBHOOK_SECRET. */
   sync: { secret: string; service: UserSync; apiKeys: ApiKeySync } | null;
+  /** Failed secret or signature checks per IP; once over, the IP is refused before any check until the window ends. */
+  secretFailures: RateLimit;
   bodyLimitBytes: number;
   clock: () => number;
 }
 
 /** A hook failure as GoTrue reads it: {"error":{"http_code","message"}} fails the token request. */
-const hookError = (res: http.ServerResponse, status: number, message: string) => sendJson(res, status, { error: { http_code: status, message } });
+const hookError = (res: http.ServerResponse, status: number, message: string, headers: Record<string, string> = {}) =>
+  sendJson(res, status, { error: { http_code: status, message } }, headers);
 
 async function jsonBody(req: http.IncomingMessage, limit: number): Promise<{ raw: string; body: Record<string, unknown> }> {
   try {
@@ -38,13 +42,19 @@ function syncErrorBody(error: AppError, requestId?: string) {
 }
 
 /** Calls from GoTrue's side and its neighbours: the custom access token hook, and the user and API-key sync webhooks. */
-export function webhookRoutes({ hook, sync, bodyLimitBytes, clock }: WebhookRouteDeps): RestRoute[] {
+export function webhookRoutes({ hook, sync, secretFailures, bodyLimitBytes, clock }: WebhookRouteDeps): RestRoute[] {
   const routes: RestRoute[] = [];
+  const ipOf = (req: http.IncomingMessage) => req.socket.remoteAddress ?? 'unknown';
+  /** Seconds to wait when the caller's IP has failed too often; a guesser learns nothing from a right guess made then. */
+  const lockedOut = (req: http.IncomingMessage) => secretFailures.waitFor(ipOf(req));
+  const countFailure = (req: http.IncomingMessage) => secretFailures.consume(ipOf(req));
   if (hook) {
     routes.push({
       method: 'POST',
       path: '/hooks/custom-access-token',
       async handle(req, res) {
+        const wait = await lockedOut(req);
+        if (wait !== null) return hookError(res, 429, 'too many failed signature checks', { 'retry-after': String(wait) });
         let raw: string;
         let body: Record<string, unknown>;
         try {
@@ -53,6 +63,7 @@ export function webhookRoutes({ hook, sync, bodyLimitBytes, clock }: WebhookRout
           return hookError(res, error instanceof AppError ? error.status : 400, 'invalid payload');
         }
         if (!verifyStandardWebhook({ secret: hook.secret, headers: req.headers, body: raw, now: clock() })) {
+          await countFailure(req);
           return hookError(res, 401, 'invalid webhook signature');
         }
         const input = body as unknown as AccessTokenHookInput;
@@ -67,8 +78,13 @@ export function webhookRoutes({ hook, sync, bodyLimitBytes, clock }: WebhookRout
       method: 'POST',
       path,
       async handle(req, res) {
+        const wait = await lockedOut(req);
+        if (wait !== null) return sendError(res, new AppError('rate_limited', 'Too many failed secret checks from this address; retry later.'), { 'retry-after': String(wait) });
         const presented = req.headers['x-webhook-secret'];
-        if (typeof presented !== 'string' || !constantTimeEqual(presented, sync.secret)) return sendError(res, new AppError('unauthenticated', 'Invalid webhook secret.'));
+        if (typeof presented !== 'string' || !constantTimeEqual(presented, sync.secret)) {
+          await countFailure(req);
+          return sendError(res, new AppError('unauthenticated', 'Invalid webhook secret.'));
+        }
         const requestId = req.headers['x-request-id'] as string | undefined;
         try {
           const { body } = await jsonBody(req, bodyLimitBytes);

@@ -77,11 +77,18 @@ export function createServices(deps: ServiceDeps) {
     points: config.auth.rateLimits.apiKeyExchangePerIpPer5Min,
     durationSeconds: 300,
   });
+  // Wrong shared secrets or signatures on the hook and sync routes, per IP: a guesser is refused before the check.
+  const webhookSecretFailures = createRateLimit(limitStore, {
+    name: 'webhook_secret_ip',
+    points: config.auth.rateLimits.credentialsPerIpPer5Min,
+    durationSeconds: 300,
+  });
   const realmDeps = { db: db.prisma, events, access, realms };
   const audit = createAuditService({ db: db.prisma, access, realms });
   const eventLogTail = createEventLogTail({ db, pollIntervalMs: config.subscriptions.pollIntervalMs, log });
   return {
     limits,
+    webhookSecretFailures,
     // Credential flows act for someone who is not signed in yet (their tenants, provisioning): the 'system' scope.
     auth: systemScoped(createAuthService({
       db: db.prisma,

@@ -6,6 +6,8 @@ import type { PrismaClient } from '../generated/prisma/client.js';
 export interface RateLimit {
   /** Counts one attempt for `key`; resolves with the seconds to wait when over the limit, or null. */
   consume(key: string): Promise<number | null>;
+  /** Without counting: the seconds to wait when `key` has already used every point of its window, or null. */
+  waitFor(key: string): Promise<number | null>;
 }
 
 /**
@@ -34,7 +36,7 @@ export type RateLimitStore = { db: PrismaClient; redis: Redis | null };
  * not answer, the attempt fails with 503 `unavailable`: it is not let through uncounted.
  */
 export function createRateLimit(store: RateLimitStore, options: { name: string; points: number; durationSeconds: number }): RateLimit {
-  if (options.points <= 0) return { consume: async () => null };
+  if (options.points <= 0) return { consume: async () => null, waitFor: async () => null };
   const window = { points: options.points, duration: options.durationSeconds };
   const limiter = store.redis
     ? new RateLimiterRedis({ storeClient: store.redis, keyPrefix: `${redisKeyPrefix}rl:${options.name}`, rejectIfRedisNotReady: true, ...window })
@@ -57,5 +59,11 @@ export function createRateLimit(store: RateLimitStore, options: { name: string; 
       throw rejection;
     }
   };
-  return { consume: store.redis ? (key) => viaRedis(() => consume(key)) : consume };
+  const waitFor = async (key: string) => {
+    const used = await limiter.get(key);
+    return used && used.consumedPoints >= options.points && used.msBeforeNext > 0 ? Math.max(1, Math.ceil(used.msBeforeNext / 1000)) : null;
+  };
+  return store.redis
+    ? { consume: (key) => viaRedis(() => consume(key)), waitFor: (key) => viaRedis(() => waitFor(key)) }
+    : { consume, waitFor };
 }
