@@ -22,10 +22,29 @@ export interface EventStreamOptions {
    * own events, where the one that ended the stream (a suspension) is the one they most need to see.
    */
   deliverBeforeEnding?: boolean;
+  /**
+   * Everything, besides the event and the operation, that what a subscriber receives for an event may depend on
+   * (the scope read, and the user where a field speaks of the viewer). Subscribers with the same audience and the
+   * same operation get one shared result per event (sharedResultKey); null shares nothing.
+   */
+  audience?: string | null;
 }
 
 /** What the stream yields: an event, or (last) the error that ends it. */
 export type EventStreamItem = { event: AuditEventRow } | { end: AppError };
+
+/**
+ * On a subscription's source: for an item, the key under which its result may be shared by every subscriber
+ * running the same operation, or null when it must be executed for this subscriber alone. Executing the
+ * subscription's selection once per event rather than once per subscriber is what lets one process serve
+ * thousands of subscribers; the key must therefore hold everything the result may depend on besides the item
+ * and the operation.
+ */
+export const sharedResultKey = Symbol('sharedResultKey');
+
+export interface SharedResultSource {
+  [sharedResultKey](item: unknown): string | null;
+}
 
 const PAGE = 100;
 
@@ -39,7 +58,7 @@ const PAGE = 100;
  * `bufferLimit` events, and a subscriber that falls further behind is ended with subscription_overflow and
  * its last cursor, to resume from. The subscriber's standing is checked again every `recheckIntervalMs`.
  */
-export function openEventStream(options: EventStreamOptions): AsyncIterableIterator<EventStreamItem> {
+export function openEventStream(options: EventStreamOptions): AsyncIterableIterator<EventStreamItem> & SharedResultSource {
   let last = options.after;
   const waiting: TailedEventRow[] = [];
   let ending: AppError | null = null;
@@ -154,9 +173,12 @@ export function openEventStream(options: EventStreamOptions): AsyncIterableItera
   }
 
   const inner = run();
+  const audience = options.audience ?? null;
   // An async generator waiting for the next batch would only see return() once one arrives: ending here
   // first lets a client that went away release its registration at once.
   return {
+    // An end carries this subscriber's own cursor: never shared.
+    [sharedResultKey]: (item: unknown) => (audience !== null && 'event' in (item as EventStreamItem) ? `${audience}\u0000${(item as { event: AuditEventRow }).event.position}` : null),
     next: () => inner.next(),
     return: (value?: unknown) => {
       cleanUp();

@@ -16,6 +16,7 @@ import { createMaskError, normalizeResultErrors } from './graphql-errors.js';
 import { useInputRule } from './input-rule.js';
 import { useCredentialOriginCheck } from './origin-check.js';
 import { requestIdFrom } from './request-id.js';
+import { useSharedSubscriptionResults } from './shared-subscription-results.js';
 import { useTenantScope } from './tenant-scope-plugin.js';
 
 export const graphqlPath = '/graphql';
@@ -94,6 +95,8 @@ export function createYogaServer({ schema, config, log, buildContext, notReadyRe
       useEntityLimits({ maxRepresentations: MAX_ENTITY_REPRESENTATIONS, maxCost: limits.maxCost }),
       useCredentialOriginCheck(),
       useInputRule(),
+      // Before the tenant scope, which wraps the subscribe it sets.
+      useSharedSubscriptionResults(),
       ...(config.rowLevelSecurity ? [useTenantScope()] : []),
       taxonomy,
     ],

@@ -68,6 +68,9 @@ export function createEventStreams({
     const credential = viewer ? `${viewer.userId}|${viewer.apiKey?.id ?? ''}|${viewer.jti ?? viewer.sessionId ?? ''}` : null;
     const checkKey = credential && `${credential}|${JSON.stringify(scope)}`;
     return openEventStream({
+      // What an operation makes of an event depends on the event and on who asks (fields such as an event's actor
+      // answer by the caller's permissions and claims): only subscriptions of one token to one scope share it.
+      audience: viewer ? JSON.stringify([scope, viewer]) : null,
       tail,
       after: request.after ? BigInt(request.after) : null,
       page: (after, size) =>
