@@ -1,4 +1,5 @@
 import autocannon from 'autocannon';
+import os from 'node:os';
 import pg from 'pg';
 import { cpuPerRequest, createBenchDatabase, graphql, fmt, idgraphEnv, machine, redactUrl, runBench, startProcess, writeSection } from './lib.js';
 
@@ -46,7 +47,10 @@ async function seed(url: string, adminId: string, memberId: string) {
   }
 }
 
+const loadAverage = () => os.loadavg().map((l) => l.toFixed(1)).join(' ');
+
 async function main() {
+  const loadAtStart = loadAverage();
   if (!serverUrl) throw new Error('bench:row-level-security needs PostgreSQL: set BENCH_DATABASE_URL, TEST_DATABASE_URL or DATABASE_URL');
   const database = await createBenchDatabase(serverUrl);
   const on = await startProcess(['src/main.ts'], idgraphEnv(database.url));
@@ -128,11 +132,13 @@ async function main() {
       'Run with `npm run bench:row-level-security` (PostgreSQL; `BENCH_DURATION`, `BENCH_ROUNDS`, `BENCH_CONNECTIONS`). Two idgraph',
       'processes on one database, `ROW_LEVEL_SECURITY` on and off, answer the same requests byte for byte; they take turns,',
       `${rounds} rounds of ${duration} s per case and side after a 2 s warm-up, ${connections} connections; figures are the means.`,
-      'With it on, a statement on a tenant table in a caller’s operation runs as `idgraph_app` in a transaction that first',
-      'sets the caller’s scope (BEGIN, set_config, the statement, COMMIT), and each policy computes the scope’s tenants once',
-      'per statement. CPU columns: ms per request of the idgraph process and of PostgreSQL (both share the 2 CPUs with autocannon).',
+      'With it on, a statement on a tenant table in a caller’s operation runs as `idgraph_app` with the caller’s scope, set',
+      'in the same round trip (set_config executed just before the statement, up to one Sync); the policies compute the',
+      'scope’s tenants once per statement, whatever the number of tenant tables it names. CPU columns: ms per request of the',
+      'idgraph process and of PostgreSQL (all PostgreSQL processes on the machine: on a shared machine they include other',
+      'work); both share the 2 CPUs with autocannon. Compare the on and off rows of one run: they take turns.',
       '',
-      `Latest run: ${new Date().toISOString()}, ${machine()}, database ${redactUrl(database.url)}.`,
+      `Latest run: ${new Date().toISOString()}, ${machine()}, database ${redactUrl(database.url)}; load average ${loadAtStart} when it started, ${loadAverage()} when it ended.`,
       '',
       '| request | RLS | req/s | ÷ off | p99 ms | idgraph CPU ms/req | PostgreSQL CPU ms/req | non-2xx |',
       '|---|---|---|---|---|---|---|---|',

@@ -1,4 +1,5 @@
 import autocannon from 'autocannon';
+import os from 'node:os';
 import pg from 'pg';
 import { cpuPerRequest, createBenchDatabase, fmt, idgraphEnv, machine, redactUrl, runBench, startProcess, writeSection } from './lib.js';
 
@@ -13,7 +14,10 @@ const adminUrl = process.env.BENCH_DATABASE_URL ?? process.env.TEST_DATABASE_URL
 const tenants = 5;
 const query = '{ viewer { user { id email } memberships { tenant { id displayName } role { name permissions } } } }';
 
+const loadAverage = () => os.loadavg().map((l) => l.toFixed(1)).join(' ');
+
 async function main() {
+  const loadAtStart = loadAverage();
   if (!adminUrl) throw new Error('bench/viewer.ts needs PostgreSQL: set BENCH_DATABASE_URL or TEST_DATABASE_URL');
   const database = await createBenchDatabase(adminUrl);
   const databaseUrl = database.url;
@@ -90,9 +94,11 @@ async function main() {
       'node:http server doing the same jose verification (remote JWKS, cached) and the same three reads (denylist, session',
       'and user status, user, memberships with tenant and role) as hand-written SQL with pg and named statements, in the',
       'same run; both answer byte-identical JSON. Goal: idgraph / bare ≥ 0.6. CPU columns: milliseconds of CPU per',
-      'request used by the server process, by PostgreSQL and by autocannon, which all share the CPUs.',
+      'request used by the server process, by PostgreSQL (all its processes on the machine: on a shared machine they include',
+      'other work) and by autocannon, which all share the CPUs. Row-level security is on, as by default: the two reads of',
+      'tenant tables run as `idgraph_app` in the viewer\'s scope (bench:row-level-security measures what that costs).',
       '',
-      `Latest run: ${new Date().toISOString()}, ${machine()}, database ${redactUrl(databaseUrl)}.`,
+      `Latest run: ${new Date().toISOString()}, ${machine()}, database ${redactUrl(databaseUrl)}; load average ${loadAtStart} when it started, ${loadAverage()} when it ended.`,
       '',
       '| server | req/s | ÷ bare | p50 ms | p99 ms | server CPU ms/req | PostgreSQL CPU ms/req | autocannon CPU ms/req | non-2xx |',
       '|---|---|---|---|---|---|---|---|---|',

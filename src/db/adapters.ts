@@ -6,6 +6,7 @@ import type {
   Transaction,
 } from '@prisma/driver-adapter-utils';
 import { AsyncLocalStorage } from 'node:async_hooks';
+import { withStatementScope } from './scoped-pool.js';
 import { currentTenantScope } from './tenant-scope.js';
 
 /** Counts every SQL statement sent through a driver adapter (queries, writes, transaction statements). */
@@ -69,10 +70,10 @@ const enterScope = (scope: string): SqlQuery => ({
 /**
  * Runs what a caller's scope sends as the role idgraph_app with `idgraph.scope` set, both local to a
  * transaction so a pooled connection keeps neither. A transaction gets them right after BEGIN; a lone
- * statement on a tenant-scoped table is put in a transaction of its own. The 'system' scope sends its
- * statements unchanged.
+ * statement on a tenant-scoped table gets them in the same round trip when the driver can (scopedPool:
+ * @prisma/adapter-pg), else is put in a transaction of its own. The 'system' scope sends its statements unchanged.
  */
-function applyTenantScope(adapter: SqlDriverAdapter): SqlDriverAdapter {
+function applyTenantScope(adapter: SqlDriverAdapter, scopeInSameRoundTrip: boolean): SqlDriverAdapter {
   // Adapters whose transactions are not phantom expect the engine to send COMMIT or ROLLBACK itself.
   const endTransaction = async (tx: Transaction, end: 'COMMIT' | 'ROLLBACK') => {
     if (!tx.options.usePhantomQuery) await tx.executeRaw({ sql: end, args: [], argTypes: [] });
@@ -92,6 +93,7 @@ function applyTenantScope(adapter: SqlDriverAdapter): SqlDriverAdapter {
   const alone = async <R>(query: SqlQuery, run: (q: Pick<SqlDriverAdapter, 'queryRaw' | 'executeRaw'>) => Promise<R>): Promise<R> => {
     const scope = currentTenantScope();
     if (scope === 'system' || !tenantScopedTable.test(query.sql)) return run(adapter);
+    if (scopeInSameRoundTrip) return withStatementScope(scope, () => run(adapter));
     const tx = await startTransaction(scope);
     let result: R;
     try {
@@ -122,18 +124,20 @@ function applyTenantScope(adapter: SqlDriverAdapter): SqlDriverAdapter {
  *   failing migration is reported as failed (pglite-prisma-adapter 0.7 does not
  *   await it; @prisma/adapter-pg splits on ";" and breaks dollar-quoted bodies);
  * - every SQL statement is counted, for the query-budget assertions in tests;
- * - statements run in the current tenant scope (applyTenantScope).
+ * - statements run in the current tenant scope (applyTenantScope; `scopeInSameRoundTrip` when the factory's
+ *   pool is a scopedPool).
  */
 export function wrapAdapterFactory<F extends SqlMigrationAwareDriverAdapterFactory | SqlDriverAdapterFactory>(
   factory: F,
   runScript: ScriptRunner,
   counter: StatementCounter,
+  options: { scopeInSameRoundTrip?: boolean } = {},
 ): F {
   const connect = async (): Promise<SqlDriverAdapter> => {
     const adapter = await factory.connect();
     // The guard's own statements (set_config; BEGIN and COMMIT around a lone statement) are not counted: the
     // counter measures what the services send, bench:row-level-security what the guard adds.
-    const counted = countQueries(applyTenantScope(adapter), counter);
+    const counted = countQueries(applyTenantScope(adapter, options.scopeInSameRoundTrip ?? false), counter);
     return new Proxy(counted, {
       get(obj, prop, receiver) {
         if (prop === 'executeScript') {

@@ -10,6 +10,7 @@ import { WebSocket } from 'ws';
 import type { DatabaseConfig } from '../config.js';
 import { PrismaClient } from '../generated/prisma/client.js';
 import { createStatementCounter, type StatementCounter, wrapAdapterFactory } from './adapters.js';
+import { scopedPool } from './scoped-pool.js';
 import { type DataDirLock, lockDataDir } from './data-dir-lock.js';
 import { createStatementNamer } from './statement-names.js';
 import { type Listening, listenOnPostgres, type NotificationHandler } from './listener.js';
@@ -123,11 +124,12 @@ export async function openDatabase(config: DatabaseConfig): Promise<Database> {
     });
     const base = neon
       ? new PrismaNeon(options)
-      : new PrismaPg(pool as unknown as pg.Pool, { statementNameGenerator: createStatementNamer(statementCache) });
+      : new PrismaPg(scopedPool(pool as unknown as pg.Pool), { statementNameGenerator: createStatementNamer(statementCache) });
     const factory = wrapAdapterFactory(
       base as unknown as SqlMigrationAwareDriverAdapterFactory,
       (script) => pool.query(script),
       statements,
+      { scopeInSameRoundTrip: !neon },
     );
     return { pool, factory };
   };
