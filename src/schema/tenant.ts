@@ -25,7 +25,7 @@ export const TenantRef = builder.prismaObject('Tenant', {
 builder.asEntity(TenantRef, {
   key: builder.selection<{ id: string }>('id'),
   // Entity references resolve only for callers who may read the tenant (null otherwise, as for a missing entity).
-  resolveReference: (tenant, ctx) => ctx.services.tenants.reference(ctx.caller, tenant.id),
+  resolveReference: (tenant, ctx) => ctx.services.references.tenant(ctx.caller, tenant.id),
 });
 
 const TenantFilter = builder.inputType('TenantFilter', {

@@ -46,7 +46,7 @@ export const UserRef = builder.prismaObject('User', {
 builder.asEntity(UserRef, {
   key: builder.selection<{ id: string }>('id'),
   // Only for callers who may read the user elsewhere (null otherwise, as for a missing entity).
-  resolveReference: (user, ctx) => ctx.services.references.user(ctx.caller, user.id, { include: contactSelect({}, ctx) }),
+  resolveReference: (user, ctx) => ctx.services.references.user(ctx.caller, user.id, contactSelect({}, ctx)),
 });
 
 type User = import('../generated/prisma/client.js').User;

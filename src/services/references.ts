@@ -1,9 +1,11 @@
+import DataLoader from 'dataloader';
 import type { Viewer } from '../auth/viewer.js';
 import { AppError } from '../errors.js';
-import type { Prisma, PrismaClient } from '../generated/prisma/client.js';
+import { Prisma, type PrismaClient, type Role, type Tenant, type User } from '../generated/prisma/client.js';
 import { isUuid } from '../uuid.js';
 import type { AccessService } from './access.js';
 import type { Caller } from './caller.js';
+import { REALM_ADMIN_PERMISSION } from './permissions.js';
 import type { RealmService } from './realms.js';
 
 export interface ReferenceServiceDeps {
@@ -12,60 +14,167 @@ export interface ReferenceServiceDeps {
   realms: RealmService;
 }
 
+/** What shows a tenant, and the users in it, to its members (members(tenantId), tenant(id)). */
+const TENANT_READ = 'tenant:read';
+
+interface Loaders {
+  users: (include: Prisma.UserInclude) => DataLoader<string, User | null>;
+  tenants: DataLoader<string, Tenant | null>;
+  roles: DataLoader<string, Role | null>;
+}
+
 /**
- * Federation entity references (`_entities`) for users and roles. A reference
- * resolves only for a caller who may read the entity through the API's own
- * reads, and is null otherwise, as for an id that does not exist: a gateway
- * forwards any id its client names, so a reference is no way around them.
- * Anonymous callers get null without a query.
+ * Federation entity references (`_entities`) for users, tenants and roles. A
+ * reference resolves only for a caller who may read the entity through the
+ * API's own reads, and is null otherwise, as for an id that does not exist: a
+ * gateway forwards any id its client names, so a reference is no way around
+ * them. Anonymous callers get null without a query.
+ *
+ * A gateway sends every representation of a query plan step in one request, so
+ * the references of a request are gathered per type and read in one statement
+ * that carries the visibility rule: rows the caller may not see never leave the
+ * database. The loaders live as long as the caller object, which is the request's.
  */
 export function createReferenceService({ db, access, realms }: ReferenceServiceDeps) {
-  /** members(tenantId) shows a tenant's users to whoever holds tenant:read there. */
-  async function mayReadTenant(caller: Caller, tenantId: string) {
-    try {
-      await access.tenantAccess(caller, tenantId, 'tenant:read');
-      return true;
-    } catch (error) {
-      if (error instanceof AppError && ['not_found', 'forbidden', 'mfa_required'].includes(error.code)) return false;
-      throw error;
-    }
+  const perRequest = new WeakMap<Caller, Loaders>();
+
+  /**
+   * Who may see a user through a tenant: a member holding tenant:read in a live
+   * tenant the user is also in (AccessService.tenantAccess), narrowed to an API
+   * key's tenant and scopes. A tenant that requires MFA the viewer has not passed
+   * shows no members here: asking tenantAccess would open an MFA challenge for
+   * every representation.
+   */
+  function sharedReadableTenant(viewer: Viewer): Prisma.TenantWhereInput | null {
+    if (viewer.apiKey && !viewer.apiKey.scopes.includes(TENANT_READ)) return null;
+    const mfaPassed = Boolean(viewer.apiKey) || viewer.aal === 'aal2';
+    return {
+      deletedAt: null,
+      ...(viewer.apiKey ? { id: viewer.apiKey.tenantId } : {}),
+      // A path filter is NULL where the key is absent, so the absent key is asked for by name.
+      ...(mfaPassed ? {} : { OR: [{ config: { path: ['mfaRequired'], equals: Prisma.AnyNull } }, { config: { path: ['mfaRequired'], not: true } }] }),
+      memberships: { some: { userId: viewer.userId, role: { permissions: { has: TENANT_READ } } } },
+    };
   }
 
-  /** Whether the user is in a live tenant the caller may read. */
-  async function sharesReadableTenant(caller: Caller, viewer: Viewer, userId: string) {
-    const shared = await db.membership.findMany({
+  /** The realm's base admin tenant, where the user holds the realm admin permission. */
+  const adminTenantOf = (realmId: string, userId: string): Prisma.TenantWhereInput => ({
+    realmId,
+    isBaseAdmin: true,
+    deletedAt: null,
+    memberships: { some: { userId, role: { permissions: { has: REALM_ADMIN_PERMISSION } } } },
+  });
+
+  /**
+   * The users among `ids` the viewer may see: themself; those sharing a tenant
+   * the viewer reads (sharedReadableTenant); everyone, for a realm admin (never
+   * through an API key). One statement: realm admins see the users of the realm's
+   * tenants through the tenants' realm, and the viewer's own row comes along with
+   * the count of their realm admin memberships. Only users in no tenant at all,
+   * asked of a realm admin, take a second statement.
+   */
+  async function visibleUsers(viewer: Viewer, ids: string[], include: Prisma.UserInclude): Promise<User[]> {
+    const realmId = await realms.defaultRealmId();
+    const asAdmin = !viewer.apiKey;
+    const shared = sharedReadableTenant(viewer);
+    const rows = await db.user.findMany({
       where: {
-        userId,
-        tenant: { deletedAt: null, ...(viewer.apiKey ? { id: viewer.apiKey.tenantId } : {}), memberships: { some: { userId: viewer.userId } } },
+        id: { in: [...ids, viewer.userId] },
+        OR: [
+          { id: viewer.userId },
+          ...(shared ? [{ memberships: { some: { tenant: shared } } }] : []),
+          ...(asAdmin ? [{ memberships: { some: { tenant: { realm: { id: realmId, tenants: { some: adminTenantOf(realmId, viewer.userId) } } } } } }] : []),
+        ],
       },
-      select: { tenantId: true, tenant: { select: { config: true } } },
+      include: { ...include, _count: { select: { memberships: { where: { tenant: adminTenantOf(realmId, viewer.userId) } } } } },
     });
-    // A tenant that requires MFA the caller has not passed cannot show its members; asking
-    // access would also open an MFA challenge for every representation, so it is skipped here.
+    const admin = asAdmin && (rows.find((row) => row.id === viewer.userId)?._count.memberships ?? 0) > 0;
+    const found: User[] = rows.filter((row) => ids.includes(row.id)).map(({ _count, ...user }) => user);
+    const unfound = ids.filter((id) => !found.some((row) => row.id === id));
+    if (admin && unfound.length > 0) found.push(...(await db.user.findMany({ where: { id: { in: unfound } }, include })));
+    return found;
+  }
+
+  /**
+   * The tenants among `ids` where the viewer holds tenant:read, as tenantAccess
+   * decides it: a member whose role grants it (narrowed to an API key's tenant
+   * and scopes), or a realm admin outside the base admin tenant. A tenant that
+   * requires MFA the viewer has not passed answers mfa_required, as tenant(id) does.
+   */
+  async function readableTenants(caller: Caller, viewer: Viewer, ids: string[]): Promise<Array<[string, Tenant | AppError]>> {
+    if (viewer.apiKey && !viewer.apiKey.scopes.includes(TENANT_READ)) return [];
+    const realmId = await realms.defaultRealmId();
+    const tenants = await db.tenant.findMany({
+      where: {
+        id: { in: viewer.apiKey ? ids.filter((id) => id === viewer.apiKey?.tenantId) : ids },
+        deletedAt: null,
+        OR: [
+          { memberships: { some: { userId: viewer.userId, role: { permissions: { has: TENANT_READ } } } } },
+          ...(viewer.apiKey ? [] : [{ isBaseAdmin: false, realm: { tenants: { some: adminTenantOf(realmId, viewer.userId) } } }]),
+        ],
+      },
+    });
     const mfaPassed = Boolean(viewer.apiKey) || viewer.aal === 'aal2';
-    for (const { tenantId, tenant } of shared) {
-      if (!mfaPassed && (tenant.config as { mfaRequired?: unknown }).mfaRequired === true) continue;
-      if (await mayReadTenant(caller, tenantId)) return true;
+    const mfaBound = tenants.filter((tenant) => !mfaPassed && (tenant.config as { mfaRequired?: unknown }).mfaRequired === true);
+    // One challenge for the request, whatever the number of such tenants.
+    const challenge = mfaBound.length > 0 ? await access.premintChallenge(caller) : null;
+    return tenants.map((tenant) => [
+      tenant.id,
+      mfaBound.includes(tenant)
+        ? new AppError('mfa_required', 'This tenant requires multi-factor authentication.', { reason: 'no_mfa', tenantId: tenant.id, ...(challenge ? { challenge } : {}) })
+        : tenant,
+    ]);
+  }
+
+  /** Each id's row (or error) in the order DataLoader asked, null for what the read did not return; malformed ids reach no SQL. */
+  const byId = async <T>(ids: readonly string[], read: (ids: string[]) => Promise<Iterable<[string, T | Error]>>): Promise<Array<T | Error | null>> => {
+    // PostgreSQL reads a uuid in any case and answers it in lower case.
+    const canonical = (id: unknown) => (typeof id === 'string' && isUuid(id) ? id.toLowerCase() : null);
+    const wellFormed = [...new Set(ids.map(canonical).filter((id) => id !== null))];
+    const found = new Map(wellFormed.length > 0 ? await read(wellFormed) : []);
+    return ids.map((id) => found.get(canonical(id) ?? '') ?? null);
+  };
+  const keyed = <T extends { id: string }>(rows: T[]) => rows.map((row): [string, T] => [row.id, row]);
+
+  function loadersOf(caller: Caller, viewer: Viewer): Loaders {
+    let loaders = perRequest.get(caller);
+    if (!loaders) {
+      const users = new Map<string, DataLoader<string, User | null>>();
+      loaders = {
+        // One loader per include: the schema asks the same one for every user of a request.
+        users: (include) => {
+          const key = JSON.stringify(include);
+          let loader = users.get(key);
+          if (!loader) users.set(key, (loader = new DataLoader((ids) => byId(ids, async (wanted) => keyed(await visibleUsers(viewer, wanted, include))))));
+          return loader;
+        },
+        tenants: new DataLoader((ids) => byId<Tenant>(ids, (wanted) => readableTenants(caller, viewer, wanted))),
+        roles: new DataLoader((ids) =>
+          byId(ids, async (wanted) => keyed(await db.role.findMany({ where: { id: { in: wanted }, realmId: await realms.defaultRealmId() } }))),
+        ),
+      };
+      perRequest.set(caller, loaders);
     }
-    return false;
+    return loaders;
   }
 
   return {
-    /** The user themself, members with tenant:read in a tenant the user is in, and realm admins. */
-    async user<Q extends Omit<Prisma.UserFindUniqueArgs, 'where'>>(caller: Caller, userId: string, query: Q) {
-      const viewer = caller.viewer;
-      if (!viewer || !isUuid(userId)) return null;
-      const visible =
-        viewer.userId === userId ||
-        (await sharesReadableTenant(caller, viewer, userId)) ||
-        (await access.isRealmAdmin(viewer, await realms.defaultRealmId()));
-      return visible ? db.user.findUnique({ ...query, where: { id: userId } }) : null;
+    /**
+     * The user themself, members with tenant:read in a tenant the user is in, and
+     * realm admins; `include` adds relations the schema's fields select (no _count).
+     */
+    async user(caller: Caller, userId: string, include: Prisma.UserInclude = {}): Promise<User | null> {
+      return caller.viewer ? loadersOf(caller, caller.viewer).users(include).load(userId) : null;
+    },
+
+    /** A tenant for callers who may read it (tenant:read there, or a realm admin). */
+    async tenant(caller: Caller, tenantId: string): Promise<Tenant | null> {
+      return caller.viewer ? loadersOf(caller, caller.viewer).tenants.load(tenantId) : null;
     },
 
     /** The realm's role catalog is for signed-in callers (the roles query). */
-    async role(caller: Caller, roleId: string) {
-      if (!caller.viewer || !isUuid(roleId)) return null;
-      return db.role.findFirst({ where: { id: roleId, realmId: await realms.defaultRealmId() } });
+    async role(caller: Caller, roleId: string): Promise<Role | null> {
+      return caller.viewer ? loadersOf(caller, caller.viewer).roles.load(roleId) : null;
     },
   };
 }

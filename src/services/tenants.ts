@@ -108,18 +108,6 @@ export function createTenantService({ db, events, access, realms, clock }: Tenan
       return db.tenant.findUniqueOrThrow({ ...query, where: { id: tenant.id } });
     },
 
-    /** A federation reference: the tenant when the caller may read it, null otherwise. */
-    async reference(caller: Caller, tenantId: string) {
-      if (!caller.viewer) return null;
-      try {
-        const { tenant } = await access.tenantAccess(caller, tenantId, 'tenant:read');
-        return await db.tenant.findUnique({ where: { id: tenant.id } });
-      } catch (error) {
-        if (error instanceof AppError && (error.code === 'not_found' || error.code === 'forbidden')) return null;
-        throw error;
-      }
-    },
-
     /** Any signed-in user may create a tenant; they become its owner. */
     async create(input: unknown, caller: Caller) {
       const viewer = requireViewer(caller);
