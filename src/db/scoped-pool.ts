@@ -75,6 +75,9 @@ interface QueryInternals {
 async function queryInScope(pool: pg.Pool, scope: string, config: pg.QueryConfig): Promise<pg.QueryResult> {
   const client = await pool.connect();
   let broken: Error | undefined;
+  // A socket error fails the query below; without a listener it would also be thrown as an unhandled 'error' event.
+  const onError = (error: Error) => (broken = error);
+  client.on('error', onError);
   try {
     if (config.name && !prepared.has(client)) {
       // Outside a transaction block the setting ends with this statement.
@@ -90,6 +93,7 @@ async function queryInScope(pool: pg.Pool, scope: string, config: pg.QueryConfig
     if (!(error instanceof pg.DatabaseError)) broken = error as Error;
     throw error;
   } finally {
+    client.removeListener('error', onError);
     client.release(broken);
   }
 }
