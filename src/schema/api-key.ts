@@ -1,7 +1,9 @@
 import type { ApiKey } from '../generated/prisma/client.js';
 import { builder } from './builder.js';
+import { NodeRef } from './node.js';
 
 export const ApiKeyRef = builder.prismaObject('ApiKey', {
+  interfaces: [NodeRef],
   description: 'A machine credential of one tenant. It acts for its owner with at most its scopes; the secret is never shown again.',
   fields: (t) => ({
     id: t.exposeID('id'),

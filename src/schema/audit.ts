@@ -1,8 +1,10 @@
 import type { EventStreamItem } from '../events/event-stream.js';
 import type { AuditEventRow } from '../services/audit.js';
 import { builder } from './builder.js';
+import { NodeRef } from './node.js';
 
 export const AuditEventRef = builder.objectRef<AuditEventRow>('AuditEvent').implement({
+  interfaces: [NodeRef],
   description: 'An entry of the event store: one change to the realm layer or an identity event, as it was recorded.',
   fields: (t) => ({
     id: t.exposeID('id'),

@@ -68,6 +68,9 @@ export const builder = new SchemaBuilder<{
   relay: {
     clientMutationId: 'omit',
     cursorType: 'String',
+    // node and nodes take plain UUIDs and check each type's visibility (node.ts).
+    nodeQueryOptions: false,
+    nodesQueryOptions: false,
   },
 });
 

@@ -1,6 +1,7 @@
 import type { Domain } from '../generated/prisma/client.js';
 import { type DomainInstructions, domainInstructions } from '../services/domain-verifier.js';
 import { builder } from './builder.js';
+import { NodeRef } from './node.js';
 
 const DomainMethod = builder.enumType('DomainMethod', {
   values: {
@@ -23,6 +24,7 @@ const DomainInstructionsRef = builder.objectRef<DomainInstructions>('DomainInstr
 });
 
 export const DomainRef = builder.prismaObject('Domain', {
+  interfaces: [NodeRef],
   description: 'A domain a tenant claims; once VERIFIED it belongs to that tenant within the realm and serves allowlist auto-join.',
   fields: (t) => ({
     id: t.exposeID('id'),

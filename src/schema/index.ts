@@ -10,6 +10,7 @@ import './auth-settings.js';
 import './domain.js';
 import './health.js';
 import './membership.js';
+import './node.js';
 import './otp.js';
 import './invitation.js';
 import './origin.js';

@@ -1,5 +1,6 @@
 import type { Invitation, Membership } from '../generated/prisma/client.js';
 import { builder } from './builder.js';
+import { NodeRef } from './node.js';
 import { MembershipRef } from './membership.js';
 
 const InvitationStatus = builder.enumType('InvitationStatus', {
@@ -14,6 +15,7 @@ const InvitationStatus = builder.enumType('InvitationStatus', {
 
 /** An invitation to join a tenant. Its token is never readable: only the invitee's email holds it. */
 export const InvitationRef = builder.prismaObject('Invitation', {
+  interfaces: [NodeRef],
   description: 'An invitation for an email address to join a tenant with a role of the realm catalog.',
   fields: (t) => ({
     id: t.exposeID('id'),

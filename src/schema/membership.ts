@@ -1,6 +1,8 @@
 import { builder } from './builder.js';
+import { NodeRef } from './node.js';
 
 export const MembershipRef = builder.prismaObject('Membership', {
+  interfaces: [NodeRef],
   description: 'A user in a tenant, with one role of the catalog.',
   fields: (t) => ({
     id: t.exposeID('id'),

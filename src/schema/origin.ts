@@ -1,7 +1,9 @@
 import type { Origin } from '../generated/prisma/client.js';
 import { builder } from './builder.js';
+import { NodeRef } from './node.js';
 
 export const OriginRef = builder.prismaObject('Origin', {
+  interfaces: [NodeRef],
   description: 'A host on the realm’s browser-origin allowlist. With a non-empty list, browsers may call the auth operations only from these hosts.',
   fields: (t) => ({
     id: t.exposeID('id'),

@@ -1,6 +1,7 @@
 import type { Otp } from '../generated/prisma/client.js';
 import { otpStatus } from '../services/otp.js';
 import { builder } from './builder.js';
+import { NodeRef } from './node.js';
 
 const OtpStatus = builder.enumType('OtpStatus', {
   description: 'CONSUMED once verified; LOCKED after maxAttempts wrong values; EXPIRED past expiresAt or superseded by a newer code.',
@@ -8,6 +9,7 @@ const OtpStatus = builder.enumType('OtpStatus', {
 });
 
 export const OtpRef = builder.prismaObject('Otp', {
+  interfaces: [NodeRef],
   description: 'A one-time code bound to a tenant, a subject reference and a purpose. Its value is shown once, by issueOtp; only a salted, peppered hash is kept.',
   fields: (t) => ({
     id: t.exposeID('id'),
@@ -66,7 +68,8 @@ const ConsumeOtpPayload = builder.objectRef<{ otp: Otp }>('ConsumeOtpPayload').i
 builder.queryField('viewOtp', (t) =>
   t.prismaField({
     type: 'Otp',
-    description: "An OTP's metadata, for its issuer only. Anyone else gets not_found, as for an id that does not exist.",
+    nullable: true,
+    description: "An OTP's metadata, for its issuer only. Anyone else gets null with not_found, as for an id that does not exist; the rest of the response stands.",
     args: { id: t.arg.id({ required: true }) },
     resolve: (query, _root, { id }, ctx) => ctx.services.otp.viewOtp({ id: String(id) }, ctx.caller, query),
   }),

@@ -1,10 +1,11 @@
 import { builder } from './builder.js';
-import { uuidNodeId } from './ids.js';
+import { NodeRef } from './node.js';
 
-builder.prismaNode('Realm', {
+builder.prismaObject('Realm', {
   description: 'An application that uses idgraph. Public: it names the realm, nothing more.',
-  id: uuidNodeId,
+  interfaces: [NodeRef],
   fields: (t) => ({
+    id: t.exposeID('id'),
     slug: t.exposeString('slug'),
     displayName: t.exposeString('displayName'),
   }),

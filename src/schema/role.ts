@@ -1,7 +1,9 @@
 import { builder } from './builder.js';
+import { NodeRef } from './node.js';
 
 /** A role of the realm's catalog. A federation entity. */
 export const RoleRef = builder.prismaObject('Role', {
+  interfaces: [NodeRef],
   fields: (t) => ({
     id: t.exposeID('id'),
     name: t.exposeString('name'),

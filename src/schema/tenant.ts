@@ -1,4 +1,5 @@
 import { builder } from './builder.js';
+import { NodeRef } from './node.js';
 
 export const SignupMode = builder.enumType('SignupMode', {
   description: 'How users join: CLOSED by invitation only; ALLOWLIST users whose confirmed email is at a domain the tenant verified; OPEN everyone (base admin tenant only).',
@@ -7,6 +8,7 @@ export const SignupMode = builder.enumType('SignupMode', {
 
 /** A tenant of the realm. A federation entity. */
 export const TenantRef = builder.prismaObject('Tenant', {
+  interfaces: [NodeRef],
   fields: (t) => ({
     id: t.exposeID('id'),
     slug: t.exposeString('slug'),
@@ -42,7 +44,8 @@ builder.queryFields((t) => ({
   }),
   tenant: t.prismaField({
     type: 'Tenant',
-    description: 'One tenant the viewer may see (tenant:read); not_found otherwise.',
+    nullable: true,
+    description: 'One tenant the viewer may see (tenant:read). Otherwise null, with not_found (forbidden or mfa_required for a member without the right); the rest of the response stands.',
     args: { id: t.arg.id({ required: true }) },
     resolve: (query, _root, args, ctx) => ctx.services.tenants.get(ctx.caller, String(args.id), query),
   }),

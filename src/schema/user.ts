@@ -1,4 +1,5 @@
 import { builder } from './builder.js';
+import { NodeRef } from './node.js';
 import type { GraphQLContext } from './context.js';
 
 /** The user themself: the viewer, or whoever just signed in within this request. */
@@ -33,6 +34,7 @@ export const UserStatus = builder.enumType('UserStatus', {
 
 /** idgraph's mirror of an identity user; id is the provider's user id. A federation entity. */
 export const UserRef = builder.prismaObject('User', {
+  interfaces: [NodeRef],
   fields: (t) => ({
     id: t.exposeID('id'),
     email: t.string({ nullable: true, select: contactSelect, authScopes: contactScopes, resolve: (user) => user.email }),

@@ -1,7 +1,9 @@
 import type { Outbox, WebhookEndpoint } from '../generated/prisma/client.js';
 import { builder } from './builder.js';
+import { NodeRef } from './node.js';
 
 export const WebhookEndpointRef = builder.prismaObject('WebhookEndpoint', {
+  interfaces: [NodeRef],
   description:
     "Where events are POSTed, signed per Standard Webhooks (webhook-id is the event id, to de-duplicate). A tenant's endpoint gets the tenant's events; a realm-wide one (tenantId null) every event of the realm.",
   fields: (t) => ({
@@ -26,6 +28,7 @@ const WebhookDeliveryStatus = builder.enumType('WebhookDeliveryStatus', {
 });
 
 const WebhookDeliveryRef = builder.prismaObject('Outbox', {
+  interfaces: [NodeRef],
   name: 'WebhookDelivery',
   description: 'One event sent (or to be sent) to one webhook endpoint.',
   fields: (t) => ({

@@ -35,6 +35,7 @@ import { createRoleService } from './roles.js';
 import { createTenantService } from './tenants.js';
 import { createProvisioning } from './provisioning.js';
 import { createReferenceService } from './references.js';
+import { createNodeService } from './nodes.js';
 import { createInvitationService } from './invitations.js';
 import { viaProvider } from './provider-errors.js';
 import { systemScoped } from '../db/tenant-scope.js';
@@ -110,6 +111,7 @@ export function createServices(deps: ServiceDeps) {
     members: createMemberService({ ...realmDeps, provider, apiKeyCache: apiKeyAuth }),
     roles: createRoleService(realmDeps),
     references: createReferenceService({ db: db.prisma, access, realms }),
+    nodes: createNodeService({ db: db.prisma, access, realms }),
     otp: createOtpService({ db: db.prisma, events, access, clock, keyEncryptionKey: config.auth.keyEncryptionKey }),
     // A domain is one tenant's: claiming and verifying check every tenant's claims.
     domains: systemScoped(createDomainService({ db: db.prisma, events, access, realms, clock, verifier: domainVerifier }), ['claimDomain', 'verifyDomain']),

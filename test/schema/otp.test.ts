@@ -99,7 +99,7 @@ describe('issueOtp', () => {
     const issued = await prisma().event.findFirstOrThrow({ where: { aggregateId: second.otp.id } });
     expect(issued.payload).toMatchObject({ superseded: 1 });
     const old = await t.execute(ViewOtpDocument, { id: first.otp.id }, owner.headers);
-    expect(old.body.data?.viewOtp.status).toBe('EXPIRED');
+    expect(old.body.data?.viewOtp?.status).toBe('EXPIRED');
     const stale = await consume(verifier, { subjectRef, purpose: 'delivery_confirm', presented: first.value });
     expect(errorOf(stale.body)?.code).toBe('invalid_otp');
     const fresh = await consume(verifier, { subjectRef, purpose: 'delivery_confirm', presented: second.value });
@@ -160,7 +160,7 @@ describe('viewOtp', () => {
     expect(errorOf(missing.body)?.code).toBe('not_found');
     for (const user of [owner, verifier, reader, outsider, admin]) {
       const other = await t.execute(ViewOtpDocument, { id: otp.id }, user.headers);
-      expect(other.body.data ?? null).toBeNull();
+      expect(other.body.data).toEqual({ viewOtp: null });
       expect(other.status).toBe(missing.status);
       expect(other.body.errors).toEqual(missing.body.errors);
     }
@@ -240,7 +240,7 @@ describe('consumeOtp', () => {
     expect(events.map((e) => e.type)).toEqual(['otp.issued', 'otp.locked']);
     expect(events[1]!.payload).toEqual({ ...target, attempts: 2 });
     const viewed = await t.execute(ViewOtpDocument, { id: otp.id }, owner.headers);
-    expect(viewed.body.data?.viewOtp.status).toBe('LOCKED');
+    expect(viewed.body.data?.viewOtp?.status).toBe('LOCKED');
   });
 
   it('otp_expired once the newest code is past its expiry; nothing is written', async () => {
@@ -252,7 +252,7 @@ describe('consumeOtp', () => {
     expect(errorOf((await consume(verifier, { subjectRef, purpose: 'delivery_confirm', presented: wrong(value) })).body)?.code).toBe('otp_expired');
     expect(await counts()).toEqual(before);
     expect((await prisma().otp.findUniqueOrThrow({ where: { id: otp.id } })).attempts).toBe(0);
-    expect((await t.execute(ViewOtpDocument, { id: otp.id }, owner.headers)).body.data?.viewOtp.status).toBe('EXPIRED');
+    expect((await t.execute(ViewOtpDocument, { id: otp.id }, owner.headers)).body.data?.viewOtp?.status).toBe('EXPIRED');
   });
 
   it('refuses anonymous, outsiders, members without otp:verify; no attempt is counted and nothing written', async () => {

@@ -42,7 +42,7 @@ describe('tenant config mfaRequired', () => {
     const { challengeId } = refused.body.errors![0]!.extensions!.challenge as { challengeId: string };
     const verified = await t.execute(VerifyFactorDocument, { input: { factorId: enrolled.factor.id, challengeId, code: totpCode(enrolled.totp!.secret) } }, aal1.headers);
     const stepped = verified.body.data!.verifyFactor.session!.accessToken;
-    expect((await t.execute(TenantDocument, { id: tenantId }, { authorization: `Bearer ${stepped}` })).body.data?.tenant.id).toBe(tenantId);
+    expect((await t.execute(TenantDocument, { id: tenantId }, { authorization: `Bearer ${stepped}` })).body.data?.tenant?.id).toBe(tenantId);
   });
 
   it('a member without any factor gets mfa_required with no challenge; outsiders still get not_found', async () => {
