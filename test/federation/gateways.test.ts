@@ -10,7 +10,7 @@ import { type ExecutionResult, getOperationAST, parse, validate } from 'graphql'
 import { createYoga } from 'graphql-yoga';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startTestApp, type TestApp } from '../helpers/app.js';
-import { seedMember, seedTenant, signUpUser, type SignedIn } from '../helpers/realm.js';
+import { seedMember, seedTenant, signInRealmAdmin, signUpUser, type SignedIn } from '../helpers/realm.js';
 
 // idgraph composed into a supergraph with a second subgraph, behind both gateways:
 // every join reaches idgraph's _entities with the caller's own Authorization
@@ -104,14 +104,20 @@ async function apolloGateway(): Promise<{ run: Gateway; stop: () => Promise<void
 }
 
 /** @graphql-hive/gateway-runtime on the composed supergraph, called through its fetch. */
-function hiveGateway(): { run: Gateway; stop: () => Promise<void> } {
+function hiveGateway() {
   const gateway = createGatewayRuntime({
     supergraph: supergraphSdl,
     logging: false,
-    // Hive Gateway loads @graphql-mesh/transport-http for HTTP subgraphs; the runtime alone takes one in.
+    // Hive Gateway loads @graphql-mesh/transport-http for HTTP subgraphs, which hands the entry's options
+    // to this executor; the runtime alone takes one in.
     transports: {
-      http: { getSubgraphExecutor: ({ transportEntry, fetch }) => buildHTTPExecutor({ endpoint: transportEntry.location!, fetch: fetch as never }) },
+      http: {
+        getSubgraphExecutor: ({ transportEntry, fetch }) =>
+          buildHTTPExecutor({ endpoint: transportEntry.location!, ...transportEntry.options, fetch: fetch as never }),
+      },
     },
+    // Subscriptions over SSE as a POST: a GET would need idgraph's CSRF header.
+    transportEntries: { idgraph: { options: { method: 'POST' } } },
     propagateHeaders: { fromClientToSubgraphs: ({ request }) => ({ authorization: request.headers.get('authorization') }) },
     plugins: () => [
       {
@@ -130,7 +136,7 @@ function hiveGateway(): { run: Gateway; stop: () => Promise<void> } {
     });
     return (await res.json()) as ExecutionResult<Record<string, unknown>>;
   };
-  return { run, stop: async () => gateway[Symbol.asyncDispose]() };
+  return Object.assign(gateway, { run, stop: async () => gateway[Symbol.asyncDispose]() });
 }
 
 beforeAll(async () => {
@@ -210,5 +216,46 @@ describe.each([
     expect(buyerOf(result, 'o-carol')?.email ?? null).toBeNull();
     expect(JSON.stringify(result)).not.toContain(ann.email);
     expect(JSON.stringify(result)).not.toContain(carol.email);
+  });
+});
+
+describe('subscriptions through @graphql-hive/gateway-runtime', () => {
+  it('reach idgraph over SSE with the subscriber’s Authorization header, and are refused without it', async () => {
+    const gateway = hiveGateway();
+    const admin = await signInRealmAdmin(t);
+    const subscribe = (headers: Record<string, string>) =>
+      gateway.fetch('http://gateway.test/graphql', {
+        method: 'POST',
+        headers: { 'content-type': 'application/json', accept: 'text/event-stream', ...headers },
+        body: JSON.stringify({ query: 'subscription { auditEvents(after: "0") { cursor node { type } } }' }),
+      });
+    /** The first `next` event's payload; the stream is then closed. */
+    const firstEvent = async (res: Response) => {
+      const reader = res.body!.getReader();
+      const decoder = new TextDecoder();
+      let text = '';
+      try {
+        for (;;) {
+          const { value, done } = await reader.read();
+          if (done) break;
+          text += decoder.decode(value, { stream: true });
+          const data = /event: next\ndata: (.*)\n/.exec(text)?.[1];
+          if (data) return JSON.parse(data) as ExecutionResult<{ auditEvents: { cursor: string; node: { type: string } } }>;
+        }
+      } finally {
+        await reader.cancel();
+      }
+      throw new Error(`no event: ${text}`);
+    };
+    try {
+      const allowed = await firstEvent(await subscribe(admin.headers));
+      expect(allowed.errors).toBeUndefined();
+      expect(allowed.data?.auditEvents.node.type).toEqual(expect.any(String));
+      const refused = await firstEvent(await subscribe({}));
+      expect(refused.data ?? null).toBeNull();
+      expect(refused.errors?.[0]?.extensions?.code).toBe('unauthenticated');
+    } finally {
+      await gateway[Symbol.asyncDispose]();
+    }
   });
 });
