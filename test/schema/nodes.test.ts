@@ -105,7 +105,7 @@ const typeName = (key: string) => key.replace(/^Realm(?=[A-Z].)/, '');
 
 describe('node(id)', () => {
   for (const [key, allowed] of Object.entries(visibleTo)) {
-    it(`${key}: its UUID resolves for ${allowed.join(', ')}; everyone else gets null with not_found`, async () => {
+    it(`${key}: its UUID resolves for ${allowed.join(', ')}; everyone else gets what an id of nothing gets`, async () => {
       for (const who of everyone) {
         const body = await node(ids[key]!, caller[who]);
         if (allowed.includes(who)) {
@@ -114,15 +114,21 @@ describe('node(id)', () => {
         } else {
           expect(body.data, `${key} as ${who}`).toEqual({ node: null });
           expect(codes(body.errors), `${key} as ${who}`).toEqual([[['node'], 'not_found']]);
+          expect(body, `${key} as ${who}`).toEqual(await node(randomUUID(), caller[who]));
         }
       }
     });
   }
 
-  it('an invisible object and an id of nothing answer the same, word for word', async () => {
-    const invisible = await node(ids.Invitation!, carol.headers);
-    const missing = await node(randomUUID(), carol.headers);
-    expect(invisible).toEqual(missing);
+  it('an object of a tenant that requires MFA is hidden from a member below aal2, as tenant(id) refuses it', async () => {
+    const dora = await signUpUser(t);
+    const tenant = await seedTenant(t, dora.userId);
+    await t.app.db.prisma.tenant.update({ where: { id: tenant.id }, data: { config: { mfaRequired: true } } });
+    const entities = await seedEntities(tenant.id, dora.userId, 'mfa');
+    expect(codes((await t.execute(TenantBesideRealmDocument, { id: tenant.id }, dora.headers)).body.errors)).toEqual([[['a'], 'mfa_required']]);
+    const body = await nodes(Object.values(entities), dora.headers);
+    expect(body.data?.nodes.every((n) => n === null)).toBe(true);
+    expect(new Set(codes(body.errors).map(([, code]) => code))).toEqual(new Set(['not_found']));
   });
 
   it('loads the fields asked for: relations come with the object', async () => {
