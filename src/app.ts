@@ -93,6 +93,8 @@ export async function buildApp(config: Config, options: AppOptions = {}) {
     claimsExtension: options.claimsExtension ?? tenantClaims.claimsFor,
     // Every route that creates a user (/auth/v1, GraphQL, admin, id_token) mirrors it in the same transaction.
     onUserCreated: (tx, user) => services.mirror.recordCreated(tx, user),
+    // Sign-outs, ended sessions, factor and credential changes: recorded in the engine's transaction that makes them.
+    onSecurityEvent: (event, tx) => services.mirror.recordSecurityEvent(event, tx),
     // /auth/v1 accepts a Bearer token exactly as GraphQL does.
     acceptAccessToken: (token) => accessTokens.accept(token),
     log,

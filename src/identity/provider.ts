@@ -29,7 +29,8 @@ export interface IdentityProvider {
   signUp(body: Body, meta: RequestMeta, redirectTo?: string): Promise<User | AccessTokenResponse>;
   /** POST /token?grant_type=… (password, refresh_token, pkce, id_token). */
   token(grantType: string, body: Body, meta: RequestMeta, accessToken?: string | null): Promise<AccessTokenResponse>;
-  logout(accessToken: string | null, scope: LogoutScope): Promise<void>;
+  /** `meta` is the request's (its address goes into the event the engine records); `byAdmin`: the service role signs the user out. */
+  logout(accessToken: string | null, scope: LogoutScope, meta?: RequestMeta, byAdmin?: boolean): Promise<void>;
   sendOtp(body: Body, meta: RequestMeta, redirectTo?: string): Promise<{ message_id?: string }>;
   recover(body: Body, meta: RequestMeta, redirectTo?: string): Promise<Record<string, never>>;
   resend(body: Body, meta: RequestMeta, redirectTo?: string): Promise<{ message_id?: string }>;
@@ -43,12 +44,12 @@ export interface IdentityProvider {
   unlinkIdentity(accessToken: string | null, identityId: string): Promise<Record<string, never>>;
   /** The caller's sessions (newest first), and ending one of them by id. */
   listSessions(accessToken: string | null): Promise<SessionInfo[]>;
-  revokeSession(accessToken: string | null, sessionId: string): Promise<void>;
+  revokeSession(accessToken: string | null, sessionId: string, meta?: RequestMeta): Promise<void>;
 
   enrollFactor(accessToken: string | null, body: Body): Promise<Record<string, unknown>>;
   challengeFactor(accessToken: string | null, factorId: string, body: Body, meta: RequestMeta): Promise<{ id: string; type: string; expires_at: number }>;
   verifyFactor(accessToken: string | null, factorId: string, body: Body, meta: RequestMeta): Promise<AccessTokenResponse>;
-  unenrollFactor(accessToken: string | null, factorId: string): Promise<{ id: string }>;
+  unenrollFactor(accessToken: string | null, factorId: string, meta?: RequestMeta): Promise<{ id: string }>;
 
   /** Verifies an access token as this provider's user routes do (signature, session, user). */
   verifyAccessToken(accessToken: string | null): Promise<AccessTokenClaims>;

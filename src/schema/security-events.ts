@@ -1,4 +1,5 @@
 import type { EventStreamItem } from '../events/event-stream.js';
+import { securityEventTypes } from '../identity/security-events.js';
 import type { AuditEventRow } from '../services/audit.js';
 import { builder } from './builder.js';
 
@@ -14,7 +15,7 @@ const SecurityEventRef = builder.objectRef<SecurityEvent>('SecurityEvent').imple
     cursor: t.exposeString('cursor', { description: 'Resubscribe with `after` set to the last cursor received to resume.' }),
     id: t.id({ resolve: ({ event }) => event.id }),
     type: t.string({
-      description: 'user.signed_up, user.signed_in, user.updated (email, phone, password or profile), user.status_changed (suspended, reactivated).',
+      description: `user.signed_up, user.signed_in (a new session), user.updated (profile, email or phone as mirrored), user.status_changed (suspended, reactivated), ${Object.values(securityEventTypes).join(', ')}.`,
       resolve: ({ event }) => event.type,
     }),
     occurredAt: t.field({ type: 'DateTime', resolve: ({ event }) => event.occurredAt }),

@@ -130,7 +130,9 @@ export function authRoutes(deps: AuthRouteDeps): RestRoute[] {
       method: 'POST',
       pattern: /^\/logout$/,
       handle: async (c) => {
-        await provider.logout(c.bearer, scope(c.url.searchParams.get('scope')));
+        // The admin API signs a user out with the user's token and the service-role key (auth-js admin.signOut).
+        const byAdmin = await provider.admin.authorize((c.req.headers.apikey as string | undefined) ?? null).then(() => true, () => false);
+        await provider.logout(c.bearer, scope(c.url.searchParams.get('scope')), c.meta, byAdmin);
         return NO_CONTENT;
       },
     },
@@ -189,7 +191,7 @@ export function authRoutes(deps: AuthRouteDeps): RestRoute[] {
       limit: { action: 'verifyFactor', subject: factorAttempt },
       handle: async (c) => provider.verifyFactor(c.bearer, factorIdOf(c), await c.body(), c.meta),
     },
-    { method: 'DELETE', pattern: /^\/factors\/([^/]+)$/, handle: (c) => provider.unenrollFactor(c.bearer, factorIdOf(c)) },
+    { method: 'DELETE', pattern: /^\/factors\/([^/]+)$/, handle: (c) => provider.unenrollFactor(c.bearer, factorIdOf(c), c.meta) },
     // Features the embedded engine does not offer answer as GoTrue does when they are off.
     ...['GET /authorize', 'GET /callback', 'POST /sso', 'GET /user/identities/authorize', 'GET /sso/saml/metadata', 'POST /sso/saml/acs'].map(
       (spec): Route => {

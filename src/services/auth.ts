@@ -3,6 +3,7 @@ import type { Viewer } from '../auth/viewer.js';
 import { AppError, assertThat } from '../errors.js';
 import type { PrismaClient } from '../generated/prisma/client.js';
 import type { IdentityProvider, LogoutScope } from '../identity/provider.js';
+import type { SecurityAction } from '../identity/security-events.js';
 import type { AccessTokenResponse, Factor, User as ProviderUser } from '../identity/types.js';
 import type { Caller } from './caller.js';
 import { viaProvider } from './provider-errors.js';
@@ -137,6 +138,25 @@ export function createAuthService({ db, provider, mirror, revocations, limits, t
     throw new AppError(status === 'suspended' ? 'account_suspended' : 'account_deactivated');
   }
 
+  /**
+   * Security events (sign-outs, factor and credential changes) of what a mutation did. The embedded engine records
+   * them itself, in the transaction that makes the change, for GraphQL and /auth/v1 alike; in front of GoTrue,
+   * idgraph records what its own mutations did after GoTrue answered.
+   */
+  async function recordSecurity(caller: Caller, userId: string, ...changes: SecurityAction[]) {
+    if (provider.kind === 'embedded') return;
+    for (const what of changes) {
+      await mirror.recordSecurityEvent({ userId, actorId: userId, ip: caller.meta.ip, requestId: caller.meta.requestId, what });
+    }
+  }
+
+  /** In front of GoTrue only (the engine knows it): the factor as it was before a change, to tell enrollment from a sign-in step. */
+  async function factorBeforeChange(accessToken: string, factorId: string): Promise<Factor | null> {
+    if (provider.kind === 'embedded') return null;
+    const user = await viaProvider(() => provider.getUser(accessToken));
+    return (user.factors ?? []).find((f) => f.id === factorId) ?? null;
+  }
+
   function requireSignedIn(caller: Caller): { viewer: Viewer; accessToken: string } {
     if (!caller.viewer || !caller.accessToken) throw new AppError('unauthenticated');
     return { viewer: caller.viewer, accessToken: caller.accessToken };
@@ -211,6 +231,9 @@ export function createAuthService({ db, provider, mirror, revocations, limits, t
       await throttle(caller, 'verifyOtp', who);
       const proven = await viaProvider(() => provider.verify({ ...who, token: input.token, type: input.type }, caller.meta));
       await mirror.record(proven.user, 'user.signed_in', { requestId: caller.meta.requestId, ip: caller.meta.ip });
+      // A confirmed change is complete once nothing is left pending (GoTrue's secure email change wants both addresses).
+      if (input.type === 'email_change' && !proven.user.new_email) await recordSecurity(caller, proven.user.id, { action: 'email_changed' });
+      if (input.type === 'phone_change' && !proven.user.new_phone) await recordSecurity(caller, proven.user.id, { action: 'phone_changed' });
       const session = await signedIn(proven, null, caller);
       return result(session, session.user, caller);
     },
@@ -253,8 +276,20 @@ export function createAuthService({ db, provider, mirror, revocations, limits, t
       // A nonce is a guess at the reauthentication code.
       await throttle(caller, 'updateUser', input.nonce ? { userId: viewer.userId } : {});
       const body = Object.fromEntries(Object.entries(input).filter(([, v]) => v !== undefined && v !== null));
+      const before =
+        provider.kind === 'gotrue' && (input.email || input.phone)
+          ? await db.user.findUnique({ where: { id: viewer.userId }, select: { email: true, phone: true } })
+          : null;
       const user = await viaProvider(() => provider.updateUser(accessToken, body, caller.meta));
       await mirror.record(user, 'user.updated', { requestId: caller.meta.requestId, ip: caller.meta.ip });
+      const changed = (now: string | undefined, was: string | null | undefined) => Boolean(now) && now !== (was ?? '');
+      await recordSecurity(
+        caller,
+        user.id,
+        ...(input.password ? [{ action: 'password_changed' } as const] : []),
+        ...(!input.email ? [] : user.new_email ? [{ action: 'email_change_requested' } as const] : changed(user.email, before?.email) ? [{ action: 'email_changed' } as const] : []),
+        ...(!input.phone ? [] : user.new_phone ? [{ action: 'phone_change_requested' } as const] : changed(user.phone, before?.phone) ? [{ action: 'phone_changed' } as const] : []),
+      );
       return user;
     },
 
@@ -290,18 +325,26 @@ export function createAuthService({ db, provider, mirror, revocations, limits, t
       const { accessToken, viewer } = requireSignedIn(caller);
       const factorId = factorIdOf(input);
       await throttle(caller, 'verifyFactor', { factorId, userId: viewer.userId });
+      const before = await factorBeforeChange(accessToken, factorId);
       const session = await viaProvider(() =>
         provider.verifyFactor(accessToken, factorId, { challenge_id: input.challengeId, code: input.code }, caller.meta),
       );
+      if (before && before.status !== 'verified') {
+        await recordSecurity(caller, viewer.userId, { action: 'factor_enrolled', factorId, factorType: before.factor_type });
+      }
       // The aal1 token this request carried is replaced by the aal2 one.
       await revocations.revoke({ jti: viewer.jti }, viewer.expiresAt);
       return result(session, session.user, caller);
     },
 
     async unenrollFactor(input: { factorId: string }, caller: Caller): Promise<void> {
-      const { accessToken } = requireSignedIn(caller);
+      const { accessToken, viewer } = requireSignedIn(caller);
       const factorId = factorIdOf(input);
-      await viaProvider(() => provider.unenrollFactor(accessToken, factorId));
+      const before = await factorBeforeChange(accessToken, factorId);
+      await viaProvider(() => provider.unenrollFactor(accessToken, factorId, caller.meta));
+      if (before?.status === 'verified') {
+        await recordSecurity(caller, viewer.userId, { action: 'factor_unenrolled', factorId, factorType: before.factor_type });
+      }
     },
 
     async sessions(caller: Caller) {
@@ -311,9 +354,10 @@ export function createAuthService({ db, provider, mirror, revocations, limits, t
 
     /** Ends one of the viewer's sessions; its access tokens are denied until they would expire. */
     async revokeSession(input: { sessionId: string }, caller: Caller): Promise<void> {
-      const { accessToken } = requireSignedIn(caller);
+      const { accessToken, viewer } = requireSignedIn(caller);
       assertThat(isUuid(input.sessionId), 'not_found');
-      await viaProvider(() => provider.revokeSession(accessToken, input.sessionId));
+      await viaProvider(() => provider.revokeSession(accessToken, input.sessionId, caller.meta));
+      await recordSecurity(caller, viewer.userId, { action: 'session_revoked', sessionId: input.sessionId });
       // Its tokens were all issued by now, so none outlives now + their lifetime.
       await revocations.revoke({ sessionId: input.sessionId }, new Date(clock() + accessTokenTtlSeconds * 1000));
     },
@@ -341,8 +385,9 @@ export function createAuthService({ db, provider, mirror, revocations, limits, t
     /** Ends sessions at the provider and denies what they signed out (RevocationList.signOut): idgraph cannot always see the provider's sessions. */
     async signOut(scope: LogoutScope, caller: Caller): Promise<void> {
       const { viewer, accessToken } = requireSignedIn(caller);
-      await viaProvider(() => provider.logout(accessToken, scope));
+      await viaProvider(() => provider.logout(accessToken, scope, caller.meta));
       await revocations.signOut(scope, { ...viewer, lifetimeSeconds: accessTokenTtlSeconds });
+      await recordSecurity(caller, viewer.userId, { action: 'signed_out', scope });
     },
   };
 }

@@ -1,5 +1,6 @@
 import { Prisma, type PrismaClient } from '../generated/prisma/client.js';
 import type { EventMetadata, EventStore, Tx } from '../events/store.js';
+import { type SecurityEvent, securityEventTypes } from '../identity/security-events.js';
 import type { User as ProviderUser } from '../identity/types.js';
 import { requestScope } from '../log.js';
 
@@ -70,6 +71,22 @@ export function createUserMirror({ db, events }: { db: PrismaClient; events: Eve
           whenCreated: type === 'user.signed_up',
         }),
       );
+    },
+
+    /**
+     * A change to the user's sessions or credentials (security-events.ts), on the user's aggregate so the user's
+     * own viewerSecurityEvents stream carries it. Inside the transaction that made the change when there is one
+     * (the embedded engine's), else on its own after the provider answered (GoTrue).
+     */
+    async recordSecurityEvent({ userId, actorId, ip, requestId, what }: SecurityEvent, tx: Tx = db) {
+      const { action, ...details } = what;
+      await events.appendEvent(tx, {
+        aggregateType: 'user',
+        aggregateId: userId,
+        type: securityEventTypes[action],
+        payload: details,
+        metadata: { actorId, requestId: requestId ?? requestScope.getStore()?.requestId ?? null, ip: ip ?? null },
+      });
     },
 
     /** Inside the embedded engine's transaction that creates the user, whichever route created them. */

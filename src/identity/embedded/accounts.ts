@@ -2,6 +2,7 @@ import { randomUUID } from 'node:crypto';
 import type { AuthConfig } from '../../config.js';
 import { Prisma, type PrismaClient } from '../../generated/prisma/client.js';
 import { ProviderError } from '../errors.js';
+import type { SecurityAction, SecurityEventRecorder } from '../security-events.js';
 import type { AccessTokenResponse, OtpType, RequestMeta, User } from '../types.js';
 import type { AfterAnswer } from './after-answer.js';
 import type { OtpManager, TokenType } from './otp.js';
@@ -24,6 +25,7 @@ export interface AccountDeps {
   onUserCreated?: UserCreatedHook;
   /** Where codes requested by address are issued and sent, so the answer is the same for every address. */
   afterAnswer: AfterAnswer;
+  recordSecurityEvent: SecurityEventRecorder;
 }
 
 /** The new user as the rest of idgraph sees it. */
@@ -69,7 +71,7 @@ const withVerified = (data: unknown, key: 'email_verified' | 'phone_verified') =
 const isSendTooSoon = (error: unknown) =>
   error instanceof ProviderError && (error.errorCode === 'over_email_send_rate_limit' || error.errorCode === 'over_sms_send_rate_limit');
 
-export function createAccounts({ db, auth, sessions, otp, pkce, clock, onUserCreated, afterAnswer }: AccountDeps) {
+export function createAccounts({ db, auth, sessions, otp, pkce, clock, onUserCreated, afterAnswer, recordSecurityEvent }: AccountDeps) {
   const now = () => new Date(clock());
 
   /**
@@ -309,11 +311,11 @@ export function createAccounts({ db, auth, sessions, otp, pkce, clock, onUserCre
 
     /** /verify: consumes a code or link token and signs the user in (amr otp). */
     async verify(body: Record<string, unknown>, meta: RequestMeta): Promise<AccessTokenResponse> {
-      return sessions.start(await accounts.redeem(body), 'otp', meta);
+      return sessions.start(await accounts.redeem(body, meta), 'otp', meta);
     },
 
     /** Consumes a code or link token and applies what it confirms; returns the user's id. */
-    async redeem(body: Record<string, unknown>): Promise<string> {
+    async redeem(body: Record<string, unknown>, meta?: RequestMeta): Promise<string> {
       const type = String(body.type ?? '') as OtpType;
       const typesFor: Record<OtpType, TokenType[]> = {
         signup: ['confirmation'],
@@ -341,19 +343,23 @@ export function createAccounts({ db, auth, sessions, otp, pkce, clock, onUserCre
         ensureNotBanned(user);
         if (row.tokenType === 'confirmation') await confirmContact(tx, user, row.relatesTo.includes('@') ? 'email' : 'phone');
         if (row.tokenType === 'recovery' && !user.emailConfirmedAt) await confirmContact(tx, user, 'email');
+        const changed = (action: 'email_changed' | 'phone_changed') =>
+          recordSecurityEvent({ userId: user.id, actorId: user.id, ip: meta?.ip, requestId: meta?.requestId, what: { action } }, tx);
         if (row.tokenType === 'email_change_new') {
           await tx.authUser.update({ where: { id: user.id }, data: { email: row.relatesTo, newEmail: null, emailConfirmedAt: now() } });
           await tx.authIdentity.updateMany({ where: { userId: user.id, provider: 'email' }, data: { email: row.relatesTo } });
+          await changed('email_changed');
         }
         if (row.tokenType === 'phone_change') {
           await tx.authUser.update({ where: { id: user.id }, data: { phone: row.relatesTo, newPhone: null, phoneConfirmedAt: now() } });
+          await changed('phone_changed');
         }
         return user.id;
       });
       return userId;
     },
 
-    async updateUser(who: Authenticated, body: Record<string, unknown>, redirectTo?: string): Promise<User> {
+    async updateUser(who: Authenticated, body: Record<string, unknown>, meta?: RequestMeta, redirectTo?: string): Promise<User> {
       const { user, session } = who;
       if (body.app_metadata !== undefined && body.app_metadata !== null) throw new ProviderError(403, 'not_admin', 'User not allowed');
       const sensitive = Boolean(body.email || body.phone || body.password);
@@ -407,11 +413,17 @@ export function createAccounts({ db, auth, sessions, otp, pkce, clock, onUserCre
           }
         }
       }
+      const changes: SecurityAction[] = [
+        ...(passwordChanged ? [{ action: 'password_changed' } as const] : []),
+        ...(typeof data.email === 'string' ? [{ action: 'email_changed' } as const] : emailToConfirm ? [{ action: 'email_change_requested' } as const] : []),
+        ...(typeof data.phone === 'string' ? [{ action: 'phone_changed' } as const] : phoneToConfirm ? [{ action: 'phone_change_requested' } as const] : []),
+      ];
       await db.$transaction(async (tx) => {
         await tx.authUser.update({ where: { id: user.id }, data });
         if (typeof data.email === 'string') await tx.authIdentity.updateMany({ where: { userId: user.id, provider: 'email' }, data: { email: data.email } });
         // A new password ends every other session.
         if (passwordChanged) await tx.authSession.deleteMany({ where: { userId: user.id, id: { not: session.id } } });
+        for (const what of changes) await recordSecurityEvent({ userId: user.id, actorId: user.id, ip: meta?.ip, requestId: meta?.requestId, what }, tx);
       });
       const updated = await db.authUser.findUniqueOrThrow({ where: { id: user.id }, include: userInclude });
       if (emailToConfirm) await otp.issue(updated, 'email_change_new', emailToConfirm, 'email_change', { redirectTo });

@@ -1,6 +1,7 @@
 import type { AuthConfig } from '../../config.js';
 import type { Prisma, PrismaClient } from '../../generated/prisma/client.js';
 import { ProviderError } from '../errors.js';
+import type { SecurityAction, SecurityEventRecorder } from '../security-events.js';
 import type { Factor, User } from '../types.js';
 import type { Accounts } from './accounts.js';
 import type { OtpManager } from './otp.js';
@@ -28,9 +29,13 @@ export interface AdminDeps {
   accounts: Accounts;
   otp: OtpManager;
   clock: () => number;
+  recordSecurityEvent: SecurityEventRecorder;
 }
 
-export function createAdmin({ db, auth, accounts, otp, clock }: AdminDeps) {
+export function createAdmin({ db, auth, accounts, otp, clock, recordSecurityEvent }: AdminDeps) {
+  /** What the service role did to a user's account: no actor (the service role is no user), no address. */
+  const byAdmin = (tx: Prisma.TransactionClient, userId: string, what: SecurityAction) => recordSecurityEvent({ userId, actorId: null, what }, tx);
+
   async function load(id: string) {
     if (!isUuid(id)) throw new ProviderError(404, 'user_not_found', 'User not found');
     const user = await db.authUser.findUnique({ where: { id }, include: userInclude });
@@ -107,8 +112,14 @@ export function createAdmin({ db, auth, accounts, otp, clock }: AdminDeps) {
       await db.$transaction(async (tx) => {
         await tx.authUser.update({ where: { id }, data });
         if (typeof data.email === 'string') await tx.authIdentity.updateMany({ where: { userId: id, provider: 'email' }, data: { email: data.email } });
+        if (data.passwordHash) await byAdmin(tx, id, { action: 'password_changed' });
+        if (typeof data.email === 'string' && data.email !== user.email) await byAdmin(tx, id, { action: 'email_changed' });
+        if (typeof data.phone === 'string' && data.phone !== user.phone) await byAdmin(tx, id, { action: 'phone_changed' });
         // A ban ends the user's sessions at once.
-        if (data.bannedUntil) await tx.authSession.deleteMany({ where: { userId: id } });
+        if (data.bannedUntil) {
+          const ended = await tx.authSession.deleteMany({ where: { userId: id } });
+          if (ended.count > 0) await byAdmin(tx, id, { action: 'sessions_revoked', scope: 'global', reason: 'banned' });
+        }
       });
       return toUser(await load(id));
     },
@@ -134,10 +145,11 @@ export function createAdmin({ db, auth, accounts, otp, clock }: AdminDeps) {
       const user = await load(userId);
       const factor = user.factors.find((f) => f.id === factorId);
       if (!factor) throw new ProviderError(404, 'mfa_factor_not_found', 'Factor not found');
-      await db.$transaction([
-        db.authMfaFactor.delete({ where: { id: factorId } }),
-        db.authSession.updateMany({ where: { factorId }, data: { aal: 'aal1', factorId: null } }),
-      ]);
+      await db.$transaction(async (tx) => {
+        await tx.authMfaFactor.delete({ where: { id: factorId } });
+        await tx.authSession.updateMany({ where: { factorId }, data: { aal: 'aal1', factorId: null } });
+        if (factor.status === 'verified') await byAdmin(tx, userId, { action: 'factor_unenrolled', factorId, factorType: factor.factorType });
+      });
       return toFactor(factor);
     },
 

@@ -4,6 +4,7 @@ import { ProviderError, providerErrors } from '../errors.js';
 import type { Logger } from '../../log.js';
 import type { Notifier } from '../notifier.js';
 import type { IdentityProvider, LogoutScope } from '../provider.js';
+import type { SecurityEventRecorder } from '../security-events.js';
 import type { AccessTokenClaims } from '../types.js';
 import { createAccounts, pkceMethodFor, type UserCreatedHook } from './accounts.js';
 import { createAdmin } from './admin.js';
@@ -28,6 +29,8 @@ export interface EmbeddedDeps {
   print: (text: string) => void;
   claimsExtension?: ClaimsExtension;
   onUserCreated?: UserCreatedHook;
+  /** Records a change to a user's sessions or credentials in the transaction that makes it, whichever route made it. */
+  onSecurityEvent?: SecurityEventRecorder;
   /** Where failures of work done after an answer (sending a requested code) are reported. */
   log: Logger;
   /** The verifier and denylist check GraphQL applies to a Bearer token too; failures are taxonomy AppErrors. */
@@ -37,16 +40,18 @@ export interface EmbeddedDeps {
 const ADMIN_ROLES = new Set(['service_role', 'supabase_admin']);
 const TEN_YEARS = 10 * 365 * 24 * 3600;
 
-export function createEmbeddedEngine({ db, auth, notifier, clock, version, print, claimsExtension, onUserCreated, acceptAccessToken, log }: EmbeddedDeps) {
+export function createEmbeddedEngine(deps: EmbeddedDeps) {
+  const { db, auth, notifier, clock, version, print, claimsExtension, onUserCreated, acceptAccessToken, log } = deps;
+  const recordSecurityEvent: SecurityEventRecorder = deps.onSecurityEvent ?? (async () => {});
   const box = createSecretBox(auth.keyEncryptionKey);
   const keys = createKeyStore({ db, box });
   const sessions = createSessionManager({ db, keys, auth, clock, claimsExtension, acceptAccessToken });
   const otp = createOtpManager({ db, auth, notifier, clock });
   const pkce = createPkce({ db, clock });
   const afterAnswer = createAfterAnswer((error) => log.error({ err: error }, 'sending a requested code failed'));
-  const accounts = createAccounts({ db, auth, sessions, otp, pkce, clock, onUserCreated, afterAnswer });
-  const mfa = createMfa({ db, auth, sessions, box, notifier, clock });
-  const admin = createAdmin({ db, auth, accounts, otp, clock });
+  const accounts = createAccounts({ db, auth, sessions, otp, pkce, clock, onUserCreated, afterAnswer, recordSecurityEvent });
+  const mfa = createMfa({ db, auth, sessions, box, notifier, clock, recordSecurityEvent });
+  const admin = createAdmin({ db, auth, accounts, otp, clock, recordSecurityEvent });
   const idToken = createIdTokenGrant({ db, auth, accounts, sessions, clock });
   const apiKeys = { anon: auth.anonKey ?? '', serviceRole: auth.serviceRoleKey ?? '' };
 
@@ -89,8 +94,17 @@ export function createEmbeddedEngine({ db, auth, notifier, clock, version, print
       }
     },
 
-    async logout(accessToken, scope: LogoutScope) {
-      await sessions.logout(await authenticate(accessToken), scope);
+    async logout(accessToken, scope: LogoutScope, meta, byAdmin = false) {
+      const who = await authenticate(accessToken);
+      await db.$transaction(async (tx) => {
+        await sessions.logout(who, scope, tx);
+        await recordSecurityEvent(
+          byAdmin
+            ? { userId: who.user.id, actorId: null, what: { action: 'sessions_revoked', scope, reason: 'admin_sign_out' } }
+            : { userId: who.user.id, actorId: who.user.id, ip: meta?.ip, requestId: meta?.requestId, what: { action: 'signed_out', scope } },
+          tx,
+        );
+      });
     },
 
     sendOtp: (body, _meta, redirectTo) => accounts.sendOtp(body, redirectTo),
@@ -100,7 +114,7 @@ export function createEmbeddedEngine({ db, auth, notifier, clock, version, print
     async verifyLink(token, type, meta) {
       // A `pkce_` link ends in an auth code for the client to exchange, not in a session.
       const isPkce = token.startsWith('pkce_');
-      const userId = await accounts.redeem({ type, token_hash: isPkce ? token.slice(5) : token });
+      const userId = await accounts.redeem({ type, token_hash: isPkce ? token.slice(5) : token }, meta);
       const code = isPkce ? await pkce.issueCode(userId, pkceMethodFor(type)) : null;
       return code ? { code } : { session: await sessions.start(userId, 'otp', meta) };
     },
@@ -108,8 +122,8 @@ export function createEmbeddedEngine({ db, auth, notifier, clock, version, print
     async getUser(accessToken) {
       return toUser((await authenticate(accessToken)).user);
     },
-    async updateUser(accessToken, body, _meta, redirectTo) {
-      return accounts.updateUser(await authenticate(accessToken), body, redirectTo);
+    async updateUser(accessToken, body, meta, redirectTo) {
+      return accounts.updateUser(await authenticate(accessToken), body, meta, redirectTo);
     },
     async reauthenticate(accessToken) {
       return accounts.reauthenticate(await authenticate(accessToken));
@@ -142,10 +156,13 @@ export function createEmbeddedEngine({ db, auth, notifier, clock, version, print
         userAgent: r.userAgent,
       }));
     },
-    async revokeSession(accessToken, sessionId) {
+    async revokeSession(accessToken, sessionId, meta) {
       const { user } = await authenticate(accessToken);
-      const { count } = await db.authSession.deleteMany({ where: { id: sessionId, userId: user.id } });
-      if (count === 0) throw new ProviderError(404, 'session_not_found', 'Session not found');
+      await db.$transaction(async (tx) => {
+        const { count } = await tx.authSession.deleteMany({ where: { id: sessionId, userId: user.id } });
+        if (count === 0) throw new ProviderError(404, 'session_not_found', 'Session not found');
+        await recordSecurityEvent({ userId: user.id, actorId: user.id, ip: meta?.ip, requestId: meta?.requestId, what: { action: 'session_revoked', sessionId } }, tx);
+      });
     },
 
     async enrollFactor(accessToken, body) {
@@ -157,8 +174,8 @@ export function createEmbeddedEngine({ db, auth, notifier, clock, version, print
     async verifyFactor(accessToken, factorId, body, meta) {
       return mfa.verify(await authenticate(accessToken), factorId, body, meta);
     },
-    async unenrollFactor(accessToken, factorId) {
-      return mfa.unenroll(await authenticate(accessToken), factorId);
+    async unenrollFactor(accessToken, factorId, meta) {
+      return mfa.unenroll(await authenticate(accessToken), factorId, meta);
     },
 
     async verifyAccessToken(accessToken) {

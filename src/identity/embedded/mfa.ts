@@ -4,6 +4,7 @@ import type { AuthConfig } from '../../config.js';
 import type { AuthMfaFactor, PrismaClient } from '../../generated/prisma/client.js';
 import { ProviderError } from '../errors.js';
 import type { Notifier } from '../notifier.js';
+import type { SecurityEventRecorder } from '../security-events.js';
 import type { AccessTokenResponse, RequestMeta } from '../types.js';
 import { type SecretBox } from './crypto.js';
 import { constantTimeEqual, numericOtp, sha256Hex } from '../../crypto.js';
@@ -18,6 +19,7 @@ export interface MfaDeps {
   box: SecretBox;
   notifier: Notifier;
   clock: () => number;
+  recordSecurityEvent: SecurityEventRecorder;
 }
 
 const STALE_UNVERIFIED_MS = 300_000;
@@ -26,7 +28,7 @@ function totpFor(secretBase32: string, issuer: string, label: string) {
   return new OTPAuth.TOTP({ issuer, label, algorithm: 'SHA1', digits: 6, period: 30, secret: OTPAuth.Secret.fromBase32(secretBase32) });
 }
 
-export function createMfa({ db, auth, sessions, box, notifier, clock }: MfaDeps) {
+export function createMfa({ db, auth, sessions, box, notifier, clock, recordSecurityEvent }: MfaDeps) {
   const issuerName = new URL(auth.siteUrl).host;
 
   async function ownFactor(who: Authenticated, factorId: string): Promise<AuthMfaFactor> {
@@ -121,6 +123,11 @@ export function createMfa({ db, auth, sessions, box, notifier, clock }: MfaDeps)
         const claimed = await tx.authMfaChallenge.updateMany({ where: { id: challenge.id, verifiedAt: null }, data: { verifiedAt: new Date(clock()) } });
         if (claimed.count !== 1) throw new ProviderError(422, 'mfa_challenge_expired', 'Challenge has already been verified');
         await tx.authMfaFactor.update({ where: { id: factor.id }, data: { status: 'verified' } });
+        // The first verification enrolls the factor; later ones are sign-in steps, not changes to the account.
+        if (factor.status !== 'verified') {
+          const what = { action: 'factor_enrolled', factorId: factor.id, factorType: factor.factorType } as const;
+          await recordSecurityEvent({ userId: who.user.id, actorId: who.user.id, ip: meta.ip, requestId: meta.requestId, what }, tx);
+        }
         await tx.authMfaFactor.deleteMany({ where: { userId: who.user.id, factorType: factor.factorType, status: 'unverified', id: { not: factor.id } } });
         const session = await sessions.strengthen(tx, who.session, method, { factorId: factor.id });
         // Other sessions below aal2 end, and this session's old (aal1) refresh tokens die.
@@ -132,15 +139,20 @@ export function createMfa({ db, auth, sessions, box, notifier, clock }: MfaDeps)
       return sessions.respond(user, session, refreshToken);
     },
 
-    async unenroll(who: Authenticated, factorId: string) {
+    async unenroll(who: Authenticated, factorId: string, meta?: RequestMeta) {
       const factor = await ownFactor(who, factorId);
       if (factor.status === 'verified' && who.session.aal !== 'aal2') {
         throw new ProviderError(422, 'insufficient_aal', 'AAL2 required to unenroll verified factor');
       }
-      await db.$transaction([
-        db.authMfaFactor.delete({ where: { id: factor.id } }),
-        db.authSession.updateMany({ where: { factorId: factor.id }, data: { aal: 'aal1', factorId: null } }),
-      ]);
+      await db.$transaction(async (tx) => {
+        await tx.authMfaFactor.delete({ where: { id: factor.id } });
+        await tx.authSession.updateMany({ where: { factorId: factor.id }, data: { aal: 'aal1', factorId: null } });
+        // An unverified factor never protected anything: removing it changes nothing the user should hear about.
+        if (factor.status === 'verified') {
+          const what = { action: 'factor_unenrolled', factorId: factor.id, factorType: factor.factorType } as const;
+          await recordSecurityEvent({ userId: who.user.id, actorId: who.user.id, ip: meta?.ip, requestId: meta?.requestId, what }, tx);
+        }
+      });
       return { id: factor.id };
     },
   };

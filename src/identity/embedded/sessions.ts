@@ -249,10 +249,11 @@ export function createSessionManager({ db, keys, auth, clock, claimsExtension, a
       return { claims, session, user };
     },
 
-    async logout(who: Authenticated, scope: string): Promise<void> {
-      if (scope === 'local') await db.authSession.deleteMany({ where: { id: who.session.id } });
-      else if (scope === 'others') await db.authSession.deleteMany({ where: { userId: who.user.id, id: { not: who.session.id } } });
-      else if (scope === 'global') await db.authSession.deleteMany({ where: { userId: who.user.id } });
+    /** Ends the sessions a sign-out names; inside `tx` when the caller records it in the same transaction. */
+    async logout(who: Authenticated, scope: string, tx: Tx = db): Promise<void> {
+      if (scope === 'local') await tx.authSession.deleteMany({ where: { id: who.session.id } });
+      else if (scope === 'others') await tx.authSession.deleteMany({ where: { userId: who.user.id, id: { not: who.session.id } } });
+      else if (scope === 'global') await tx.authSession.deleteMany({ where: { userId: who.user.id } });
       else throw new ProviderError(400, 'validation_failed', 'Unsupported logout scope "' + scope + '"');
     },
 
