@@ -1,8 +1,9 @@
 import { GraphQLError } from 'graphql';
 
 // The error taxonomy of REALM.md. Every error idgraph returns carries exactly one
-// of these codes (extensions.code on GraphQL, error_code on REST) and the status
-// given here where HTTP applies. Messages are safe to show: they never say
+// of these codes (extensions.code on GraphQL, error_code on REST). REST answers
+// with the status given here; /graphql only when the whole request is refused
+// (README, "GraphQL over HTTP"). Messages are safe to show: they never say
 // whether an account exists or echo a secret.
 export const errorCatalog = {
   // token verification
@@ -87,14 +88,27 @@ export function isErrorCode(value: unknown): value is ErrorCode {
   return typeof value === 'string' && Object.hasOwn(errorCatalog, value);
 }
 
-/** The GraphQL error a client sees for an AppError. */
-export function toGraphQLError(error: AppError, base?: GraphQLError): GraphQLError {
+/**
+ * Yoga's hint for the HTTP status of a GraphQL response (never sent to clients). `spec` marks a GraphQL request
+ * error: answered 200 under application/json and with `status` under application/graphql-response+json.
+ */
+export interface HttpHint {
+  status: number;
+  spec?: boolean;
+  headers?: Record<string, string>;
+}
+
+/**
+ * The GraphQL error a client sees for an AppError. It carries an HTTP status only when `http` is given: a field
+ * error is part of a 200 response, and src/server/graphql-errors.ts decides which other errors set a status.
+ */
+export function toGraphQLError(error: AppError, base?: GraphQLError, http?: HttpHint): GraphQLError {
   return new GraphQLError(error.message, {
     nodes: base?.nodes,
     source: base?.source,
     positions: base?.positions,
     path: base?.path,
-    extensions: { ...error.extensions, code: error.code, http: { status: error.status } },
+    extensions: { ...error.extensions, code: error.code, ...(http ? { http } : {}) },
   });
 }
 

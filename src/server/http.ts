@@ -3,7 +3,9 @@ import type { Socket } from 'node:net';
 import { AppError } from '../errors.js';
 import { type Logger, requestScope } from '../log.js';
 import { requestIdFrom } from './request-id.js';
-import { matchRoute, notFound, sendError, type RestRoute } from './rest.js';
+import { graphiqlAssetPath } from './graphiql.js';
+import { graphqlErrorBody } from './graphql-errors.js';
+import { matchRoute, notFound, sendError, sendJson, type RestRoute } from './rest.js';
 import { graphqlPath, type YogaServer } from './yoga.js';
 
 export interface HttpServerDeps {
@@ -39,9 +41,11 @@ export function createHttpServer({ yoga, routes, bodyLimitBytes, log }: HttpServ
     if (tooLarge) {
       // The body was not read: close the connection instead of draining it.
       res.shouldKeepAlive = false;
+      // GraphQL clients read `errors`, whatever the status; REST clients read error_code.
+      if (url.pathname === graphqlPath) return sendJson(res, tooLarge.status, graphqlErrorBody(tooLarge), { connection: 'close' });
       return sendError(res, tooLarge, { connection: 'close' });
     }
-    if (url.pathname === graphqlPath) return yoga(req, res);
+    if (url.pathname === graphqlPath || url.pathname.startsWith(graphiqlAssetPath)) return yoga(req, res);
     const { route, allowed } = matchRoute(routes, method, url.pathname);
     if (route) return route.handle(req, res, url);
     if (allowed.length > 0) {

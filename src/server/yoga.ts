@@ -12,7 +12,8 @@ import type { OriginService } from '../services/origins.js';
 import { useGraphqlCors } from './cors.js';
 import { MAX_ENTITY_REPRESENTATIONS } from '../schema/complexity.js';
 import { useEntityLimits } from './entity-limits.js';
-import { createMaskError, normalizeResultErrors } from './graphql-errors.js';
+import { renderGraphiQLPage, useGraphiQLAssets } from './graphiql.js';
+import { createMaskError, graphqlErrorBody, normalizeResultErrors } from './graphql-errors.js';
 import { useInputRule } from './input-rule.js';
 import { useCredentialOriginCheck } from './origin-check.js';
 import { requestIdFrom } from './request-id.js';
@@ -38,6 +39,28 @@ function reportTooComplex(ctx: { reportError(error: GraphQLError): void } | null
   ctx?.reportError(new GraphQLError(error.message, { extensions: { code: 'query_too_complex', http: { status: 400, spec: true } } }));
 }
 
+const csrfHeaders = ['x-graphql-yoga-csrf', 'apollo-require-preflight'];
+const csrfRefusal =
+  'Required CSRF header(s) not present: send a POST with Content-Type: application/json, ' +
+  `or add the header ${csrfHeaders[0]}: 1 (or ${csrfHeaders[1]}: true) to a GET or any other request.`;
+
+/**
+ * Yoga's CSRF prevention, unchanged, with a message that says what to send. A request a browser could send
+ * cross-site without a preflight (a GET, or a form's content type) must carry a custom header.
+ */
+function useCsrfPrevention(): Plugin {
+  const { onRequestParse } = useCSRFPrevention({ requestHeaders: csrfHeaders });
+  return {
+    onRequestParse(payload) {
+      try {
+        return onRequestParse?.(payload);
+      } catch {
+        throw new GraphQLError(csrfRefusal, { extensions: { code: 'bad_request', http: { status: 403 } } });
+      }
+    },
+  };
+}
+
 // Yoga reports client errors (a bad global ID, say) at error level; unexpected
 // errors are logged once, with the request id, by maskError, so its reports go to debug.
 function yogaLogger(log: Logger) {
@@ -57,7 +80,7 @@ export function createYogaServer({ schema, config, log, buildContext, notReadyRe
       if (reason && url.pathname === graphqlPath) {
         const error = new AppError('unavailable', `idgraph is not ready: ${reason}`);
         endResponse(
-          new fetchAPI.Response(JSON.stringify({ errors: [{ message: error.message, extensions: { code: error.code } }] }), {
+          new fetchAPI.Response(JSON.stringify(graphqlErrorBody(error)), {
             status: error.status,
             headers: { 'content-type': 'application/json', 'retry-after': '5' },
           }),
@@ -79,6 +102,7 @@ export function createYogaServer({ schema, config, log, buildContext, notReadyRe
     graphqlEndpoint: graphqlPath,
     landingPage: false,
     graphiql: limits.graphiql ? { title: 'idgraph', headers: JSON.stringify({ 'x-graphql-yoga-csrf': '1' }) } : false,
+    renderGraphiQL: renderGraphiQLPage,
     logging: yogaLogger(log.child({ component: 'yoga' })),
     // Yoga's own CORS reflects every Origin with credentials; useGraphqlCors asks the allowlist instead.
     cors: false,
@@ -87,8 +111,9 @@ export function createYogaServer({ schema, config, log, buildContext, notReadyRe
     context: (initial) => buildContext(initial, requestIdFrom(initial.request?.headers.get('x-request-id'))),
     plugins: [
       useGraphqlCors(origins),
+      ...(limits.graphiql ? [useGraphiQLAssets()] : []),
       readinessGate,
-      useCSRFPrevention({ requestHeaders: ['x-graphql-yoga-csrf', 'apollo-require-preflight'] }),
+      useCsrfPrevention(),
       maxTokensPlugin({ n: limits.maxTokens }),
       maxDepthPlugin({ n: limits.maxDepth, ignoreIntrospection: true, propagateOnRejection: false, onReject: [reportTooComplex] }),
       maxAliasesPlugin({ n: limits.maxAliases, propagateOnRejection: false, onReject: [reportTooComplex] }),

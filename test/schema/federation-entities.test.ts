@@ -94,7 +94,8 @@ describe('_entities limits', () => {
     baseline = await t.countStatements(() => ask('{ __typename }', {}, bob));
     let response: Awaited<ReturnType<typeof ask>> | undefined;
     const statements = await t.countStatements(async () => (response = await ask(entitiesQuery, { reps: many(10_000) }, bob)));
-    expect(response!.status).toBe(400);
+    // A request error under application/json: 200, so a gateway reads the error instead of dropping the answer.
+    expect(response!.status).toBe(200);
     expect(response!.body.data ?? null).toBeNull();
     expect(response!.body.errors?.[0]?.extensions).toMatchObject({ code: 'query_too_complex', representations: 10_000, limit: 100 });
     expect(statements).toBeLessThanOrEqual(baseline);
@@ -119,7 +120,7 @@ describe('_entities limits', () => {
     const query = `query($reps: [_Any!]!) { _entities(representations: $reps) { ... on Tenant { id members(first: 100) { edges { node { id user { ${userFields} } } } } } } }`;
     let response: Awaited<ReturnType<typeof ask>> | undefined;
     const statements = await t.countStatements(async () => (response = await ask(query, { reps }, ann)));
-    expect(response!.status).toBe(400);
+    expect(response!.status).toBe(200);
     expect(response!.body.errors?.[0]?.extensions).toMatchObject({ code: 'query_too_complex', limit: 20_000 });
     expect(response!.body.errors?.[0]?.message).toMatch(/cost \(complexity\) is \d+, over the limit of 20000/);
     expect(statements).toBeLessThanOrEqual(2);

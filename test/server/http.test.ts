@@ -67,7 +67,7 @@ describe('HTTP transport', () => {
     const big = JSON.stringify({ query: `{ realm { slug } }`, variables: { pad: 'x'.repeat(1024 * 1024) } });
     const response = await post(big);
     expect(response.status).toBe(413);
-    expect(await response.json()).toMatchObject({ error_code: 'payload_too_large' });
+    expect((await response.json()).errors[0].extensions).toMatchObject({ code: 'payload_too_large', limit: 1024 * 1024 });
   });
 
   it('refuses a chunked body without a length', async () => {
@@ -82,7 +82,7 @@ describe('HTTP transport', () => {
       req.end('"{ realm { slug } }"}');
     });
     expect(status).toBe(400);
-    expect(JSON.parse(body).error_code).toBe('bad_request');
+    expect(JSON.parse(body).errors[0].extensions.code).toBe('bad_request');
   });
 
   it('malformed GraphQL is a 400 bad_request without a stack', async () => {
@@ -116,7 +116,9 @@ describe('HTTP transport', () => {
     const url = `${t.url}/graphql?query=${encodeURIComponent('{ realm { slug } }')}`;
     const refused = await fetch(url, { headers: { accept: 'application/json' } });
     expect(refused.status).toBe(403);
-    expect((await refused.json()).errors[0].extensions.code).toBe('bad_request');
+    const { errors } = await refused.json();
+    expect(errors[0].extensions.code).toBe('bad_request');
+    expect(errors[0].message).toContain('x-graphql-yoga-csrf: 1');
     const allowed = await fetch(url, { headers: { accept: 'application/json', 'x-graphql-yoga-csrf': '1' } });
     expect(allowed.status).toBe(200);
     expect(await allowed.json()).toEqual({ data: { realm: { slug: 'default' } } });
