@@ -24,8 +24,8 @@ export interface EventStreamOptions {
   deliverBeforeEnding?: boolean;
   /**
    * Everything, besides the event and the operation, that what a subscriber receives for an event may depend on
-   * (the scope read, and the user where a field speaks of the viewer). Subscribers with the same audience and the
-   * same operation get one shared result per event (sharedResultKey); null shares nothing.
+   * (the scope read, who reads it). Subscribers with the same audience running the same operation get one shared
+   * result per event (sharedResults); null shares nothing.
    */
   audience?: string | null;
 }
@@ -34,17 +34,19 @@ export interface EventStreamOptions {
 export type EventStreamItem = { event: AuditEventRow } | { end: AppError };
 
 /**
- * On a subscription's source: for an item, the key under which its result may be shared by every subscriber
- * running the same operation, or null when it must be executed for this subscriber alone. Executing the
+ * On a subscription's source: which subscribers may share what an operation makes of its items. Executing the
  * subscription's selection once per event rather than once per subscriber is what lets one process serve
- * thousands of subscribers; the key must therefore hold everything the result may depend on besides the item
- * and the operation.
+ * thousands of subscribers; `audience` must therefore hold everything a result may depend on besides the item and
+ * the operation, and `itemKey` tell items apart (null: an item executed for this subscriber alone).
  */
-export const sharedResultKey = Symbol('sharedResultKey');
+export const sharedResults = Symbol('sharedResults');
 
 export interface SharedResultSource {
-  [sharedResultKey](item: unknown): string | null;
+  readonly [sharedResults]: { audience: string; itemKey(item: unknown): bigint | null } | null;
 }
+
+// An end carries the subscriber's own cursor: never shared.
+const eventPosition = (item: unknown) => ('event' in (item as EventStreamItem) ? (item as { event: AuditEventRow }).event.position : null);
 
 const PAGE = 100;
 
@@ -173,12 +175,10 @@ export function openEventStream(options: EventStreamOptions): AsyncIterableItera
   }
 
   const inner = run();
-  const audience = options.audience ?? null;
   // An async generator waiting for the next batch would only see return() once one arrives: ending here
   // first lets a client that went away release its registration at once.
   return {
-    // An end carries this subscriber's own cursor: never shared.
-    [sharedResultKey]: (item: unknown) => (audience !== null && 'event' in (item as EventStreamItem) ? `${audience}\u0000${(item as { event: AuditEventRow }).event.position}` : null),
+    [sharedResults]: options.audience ? { audience: options.audience, itemKey: eventPosition } : null,
     next: () => inner.next(),
     return: (value?: unknown) => {
       cleanUp();

@@ -4,7 +4,7 @@ import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { schema } from '../../src/schema/index.js';
 import { startTestApp, type TestApp } from '../helpers/app.js';
 import { seedMember, seedRole, seedTenant, signIn, signInRealmAdmin, signUpUser, type SignedIn } from '../helpers/realm.js';
-import { appendEvents, subscribeWs, wsClient } from '../helpers/subscriptions.js';
+import { appendEvents, type Subscription, subscribeWs, wsClient } from '../helpers/subscriptions.js';
 
 const AUDIT = `subscription ($after: String, $filter: AuditEventFilter) {
   auditEvents(after: $after, filter: $filter) { cursor node { id type payload } }
@@ -41,6 +41,9 @@ function countExecutions(kind: string) {
   };
   return {
     count: () => count,
+    reset: () => {
+      count = 0;
+    },
     restore: () => {
       field.resolve = original;
     },
@@ -51,6 +54,16 @@ function countExecutions(kind: string) {
 async function newestCursor() {
   const [row] = await t.app.db.prisma.event.findMany({ orderBy: { position: 'desc' }, take: 1, select: { position: true } });
   return (row?.position ?? 0n).toString();
+}
+
+/**
+ * Waits until every subscription is live (each has had one event), so that the events appended next find
+ * them all subscribed, then starts counting executions afresh.
+ */
+async function allLive(subscriptions: Array<Subscription<Edge>>, executions: { reset(): void }, event: { type: string; tenantId?: string }) {
+  await appendEvents(t, 1, { realmId, ...event });
+  for (const s of subscriptions) await s.waitForItems(1);
+  executions.reset();
 }
 
 beforeAll(async () => {
@@ -70,11 +83,12 @@ describe('auditEvents subscribers of one operation', () => {
     try {
       const after = await newestCursor();
       const subscribers = Array.from({ length: 6 }, () => subscribeWs<Edge>(client(admin), AUDIT, { after, filter: { kinds: [kind] } }, 'auditEvents'));
+      await allLive(subscribers, executions, { type: kind });
       const positions = await appendEvents(t, 3, { type: kind, realmId, payload: { n: 1 } });
       for (const s of subscribers) {
-        await s.waitForItems(3);
-        expect(s.items.map((e) => e.cursor)).toEqual(positions.map(String));
-        expect(s.items.map((e) => e.node.payload)).toEqual([{ n: 1 }, { n: 1 }, { n: 1 }]);
+        await s.waitForItems(4);
+        expect(s.items.slice(1).map((e) => e.cursor)).toEqual(positions.map(String));
+        expect(s.items.slice(1).map((e) => e.node.payload)).toEqual([{ n: 1 }, { n: 1 }, { n: 1 }]);
         expect(s.errors).toEqual([]);
       }
       expect(executions.count()).toBe(3);
@@ -96,10 +110,11 @@ describe('auditEvents subscribers of one operation', () => {
       const after = await newestCursor();
       const variables = { after, filter: { tenantId, kinds: [kind] } };
       const subscribers = [admin, otherSession, auditor].map((user) => subscribeWs<Edge>(client(user), AUDIT, variables, 'auditEvents'));
+      await allLive(subscribers, executions, { type: kind, tenantId });
       const positions = await appendEvents(t, 2, { type: kind, realmId, tenantId });
       for (const s of subscribers) {
-        await s.waitForItems(2);
-        expect(s.items.map((e) => e.cursor)).toEqual(positions.map(String));
+        await s.waitForItems(3);
+        expect(s.items.slice(1).map((e) => e.cursor)).toEqual(positions.map(String));
       }
       expect(executions.count()).toBe(2 * 3);
     } finally {
@@ -114,9 +129,10 @@ describe('auditEvents subscribers of one operation', () => {
       const after = await newestCursor();
       const narrow = subscribeWs<Edge>(client(admin), AUDIT, { after, filter: { kinds: [kind] } }, 'auditEvents');
       const wide = subscribeWs<Edge>(client(admin), AUDIT, { after, filter: { kinds: [kind, 'test.other'] } }, 'auditEvents');
+      await allLive([narrow, wide], executions, { type: kind });
       await appendEvents(t, 2, { type: kind, realmId });
-      await narrow.waitForItems(2);
-      await wide.waitForItems(2);
+      await narrow.waitForItems(3);
+      await wide.waitForItems(3);
       expect(executions.count()).toBe(2 * 2);
     } finally {
       executions.restore();
