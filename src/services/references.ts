@@ -161,9 +161,11 @@ export function createReferenceService({ db, access, realms }: ReferenceServiceD
   return {
     /**
      * The user themself, members with tenant:read in a tenant the user is in, and
-     * realm admins; `include` adds relations the schema's fields select (no _count).
+     * realm admins. `include` carries the relations the User type's fields read
+     * from the row (the contact fields' select; no _count): rows come back with
+     * exactly those, so a caller that left it out would break those fields.
      */
-    async user(caller: Caller, userId: string, include: Prisma.UserInclude = {}): Promise<User | null> {
+    async user(caller: Caller, userId: string, include: Prisma.UserInclude): Promise<User | null> {
       return caller.viewer ? loadersOf(caller, caller.viewer).users(include).load(userId) : null;
     },
 
