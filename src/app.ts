@@ -13,7 +13,7 @@ import { createLogger, type Logger } from './log.js';
 import { schema } from './schema/index.js';
 import { healthRoutes } from './server/health-routes.js';
 import { createHttpServer } from './server/http.js';
-import { attachGraphqlWs } from './server/ws.js';
+import { attachGraphqlWs, connectionCredential } from './server/ws.js';
 import { createYogaServer } from './server/yoga.js';
 import { createServices } from './services/index.js';
 import { createTenantClaims } from './services/tenant-claims.js';
@@ -165,11 +165,11 @@ export async function buildApp(config: Config, options: AppOptions = {}) {
     notReadyReason: readiness,
     origins: services.origins,
     buildContext: async (initial, requestId) => {
-      // HTTP and SSE carry the token in Authorization; graphql-ws in connectionParams (checked per operation).
-      const authorization =
-        initial.request?.headers.get('authorization') ?? (initial.connectionParams as { authorization?: string } | undefined)?.authorization;
-      const viewer = await resolveViewer(authorization);
+      // HTTP and SSE carry the token in Authorization; graphql-ws in its connection (checked per operation).
       const req = initial.req as import('node:http').IncomingMessage | undefined;
+      const authorization =
+        initial.request?.headers.get('authorization') ?? connectionCredential(initial.connectionParams as Record<string, unknown> | undefined, req);
+      const viewer = await resolveViewer(authorization);
       // graphql-ws hands over the upgrade request as `req`; its `request` is synthetic.
       const requestOrigin = requestOriginOf((name) => req?.headers[name] ?? initial.request?.headers.get(name));
       return {
@@ -244,8 +244,8 @@ export async function buildApp(config: Config, options: AppOptions = {}) {
   const ws = attachGraphqlWs(http.server, yoga, {
     maxPayloadBytes: config.http.bodyLimitBytes,
     // A token that does not verify refuses the connection; each operation re-checks it (expiry, revocation).
-    authorizeConnection: async (params) =>
-      resolveViewer((params as { authorization?: string } | undefined)?.authorization).then(
+    authorizeConnection: async (params, upgrade) =>
+      resolveViewer(connectionCredential(params, upgrade)).then(
         () => true,
         () => false,
       ),

@@ -14,6 +14,21 @@ interface EnvelopedRoot {
 }
 
 /**
+ * A graphql-ws subscriber's credential, as clients and gateways send it: `connectionParams.authorization`
+ * ("Bearer …" or "ApiKey …"), a bare `token` parameter (Apollo Router's default for subgraph WebSockets),
+ * or the upgrade request's Authorization header (gateways that forward headers on the upgrade). Browsers
+ * cannot set that header on a WebSocket, so it is never an ambient credential another site could ride on.
+ */
+export function connectionCredential(params: Record<string, unknown> | undefined, upgrade: http.IncomingMessage | undefined): string | undefined {
+  const given = params?.authorization ?? params?.Authorization;
+  if (typeof given === 'string') return given;
+  const token = params?.token;
+  if (typeof token === 'string') return /^(Bearer|ApiKey)\s/i.test(token.trim()) ? token : `Bearer ${token}`;
+  const header = upgrade?.headers.authorization;
+  return typeof header === 'string' ? header : undefined;
+}
+
+/**
  * graphql-ws on the same port and path as HTTP, running every operation through
  * yoga's envelop (same plugins, limits, masking and context as HTTP).
  */
@@ -23,7 +38,7 @@ export function attachGraphqlWs(
   options: {
     maxPayloadBytes: number;
     /** Checks connectionParams at connection time; false closes the socket with 4403 Forbidden. */
-    authorizeConnection?: (connectionParams: Record<string, unknown> | undefined) => Promise<boolean>;
+    authorizeConnection?: (connectionParams: Record<string, unknown> | undefined, upgrade: http.IncomingMessage) => Promise<boolean>;
   },
 ) {
   const wss = new WebSocketServer({ noServer: true, maxPayload: options.maxPayloadBytes });
@@ -39,7 +54,7 @@ export function attachGraphqlWs(
 
   const disposable = useServer(
     {
-      onConnect: async (ctx) => (options.authorizeConnection ? options.authorizeConnection(ctx.connectionParams) : true),
+      onConnect: async (ctx) => (options.authorizeConnection ? options.authorizeConnection(ctx.connectionParams, ctx.extra.request) : true),
       execute: async (args) => {
         const root = args.rootValue as EnvelopedRoot;
         return normalizeResultErrors((await root.execute(args)) as Parameters<typeof normalizeResultErrors>[0]);

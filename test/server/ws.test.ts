@@ -2,6 +2,7 @@ import { createClient, type Client } from 'graphql-ws';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { WebSocket } from 'ws';
 import { startTestApp, type TestApp } from '../helpers/app.js';
+import { signUpUser } from '../helpers/realm.js';
 
 let t: TestApp;
 let client: Client;
@@ -50,5 +51,47 @@ describe('graphql-ws on the same port and path', () => {
       socket.on('error', (error) => resolve(`error ${error.message}`));
     });
     expect(outcome).toMatch(/404/);
+  });
+});
+
+describe('the subscriber credential, as clients and gateways send it', () => {
+  async function viewerOver(options: { connectionParams?: Record<string, unknown>; headers?: Record<string, string> }) {
+    const socketImpl = class extends WebSocket {
+      constructor(address: string, protocols?: string | string[]) {
+        super(address, protocols, { headers: options.headers });
+      }
+    };
+    const c = createClient({ url: t.wsUrl, webSocketImpl: socketImpl, retryAttempts: 0, lazy: true, connectionParams: options.connectionParams });
+    try {
+      return await new Promise<unknown>((resolve, reject) => {
+        let result: unknown;
+        c.subscribe(
+          { query: '{ viewer { user { id } } }' },
+          {
+            next: (value) => (result = value),
+            error: (error) => (Array.isArray(error) ? resolve({ errors: error }) : error instanceof Error ? reject(error) : resolve({ closed: (error as { code?: number }).code })),
+            complete: () => resolve(result),
+          },
+        );
+      });
+    } finally {
+      await c.dispose();
+    }
+  }
+
+  it('reads connectionParams.authorization, a bare token parameter, or the upgrade request\'s Authorization header', async () => {
+    const user = await signUpUser(t);
+    const signedIn = { data: { viewer: { user: { id: user.userId } } } };
+    expect(await viewerOver({ connectionParams: { authorization: `Bearer ${user.accessToken}` } })).toEqual(signedIn);
+    expect(await viewerOver({ connectionParams: { Authorization: `Bearer ${user.accessToken}` } })).toEqual(signedIn);
+    expect(await viewerOver({ connectionParams: { token: user.accessToken } })).toEqual(signedIn);
+    expect(await viewerOver({ connectionParams: { token: `Bearer ${user.accessToken}` } })).toEqual(signedIn);
+    expect(await viewerOver({ headers: { authorization: `Bearer ${user.accessToken}` } })).toEqual(signedIn);
+  });
+
+  it('refuses the connection for a bad credential wherever it is sent, and is anonymous without one', async () => {
+    expect(await viewerOver({ connectionParams: { token: 'not-a-token' } })).toEqual({ closed: 4403 });
+    expect(await viewerOver({ headers: { authorization: 'Bearer not-a-token' } })).toEqual({ closed: 4403 });
+    expect(await viewerOver({})).toEqual({ data: { viewer: null } });
   });
 });
