@@ -109,15 +109,47 @@ const ownCpuMs = () => {
   return (user + system) / 1000;
 };
 
-/** CPU ms per request spent by a server, by PostgreSQL and by the load generator (this process) while `run` sends `count()` requests. */
-export async function cpuPerRequest<T>(server: { cpuMs(): number }, run: () => Promise<T>, count: (result: T) => number) {
-  const before = { server: server.cpuMs(), postgres: postgresCpuMs(), client: ownCpuMs() };
+/**
+ * A counter of the CPU time (ms) used by the PostgreSQL backends connected to `database`, for cpuPerRequest: on a
+ * machine shared with other work, postgresCpuMs counts that work too. Each call adds what every backend used since
+ * the previous call (all of it for a backend not seen before); a backend that ended since loses only that part.
+ */
+export function databaseBackendsCpuMs(database: string): () => number {
+  const title = ` ${database} `;
+  let seen = new Map<number, number>();
+  let total = 0;
+  return () => {
+    const now = new Map<number, number>();
+    for (const entry of fs.existsSync('/proc/self/stat') ? fs.readdirSync('/proc') : []) {
+      if (!/^\d+$/.test(entry)) continue;
+      try {
+        // The backend's process title: "postgres: <cluster>: <user> <database> <client> <state>".
+        if (!fs.readFileSync(`/proc/${entry}/cmdline`, 'utf8').includes(title)) continue;
+        const stat = fs.readFileSync(`/proc/${entry}/stat`, 'utf8');
+        const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+        now.set(Number(entry), (Number(fields[11]) + Number(fields[12])) * 10); // utime + stime, USER_HZ 100
+      } catch {
+        // the process ended while we read it
+      }
+    }
+    for (const [pid, ms] of now) total += Math.max(0, ms - (seen.get(pid) ?? 0));
+    seen = now;
+    return total;
+  };
+}
+
+/**
+ * CPU ms per request spent by a server, by PostgreSQL (`postgres`: all its processes unless told) and by the load
+ * generator (this process) while `run` sends `count()` requests.
+ */
+export async function cpuPerRequest<T>(server: { cpuMs(): number }, run: () => Promise<T>, count: (result: T) => number, postgres = postgresCpuMs) {
+  const before = { server: server.cpuMs(), postgres: postgres(), client: ownCpuMs() };
   const result = await run();
   const n = Math.max(1, count(result));
   return {
     result,
     serverMs: (server.cpuMs() - before.server) / n,
-    postgresMs: (postgresCpuMs() - before.postgres) / n,
+    postgresMs: (postgres() - before.postgres) / n,
     clientMs: (ownCpuMs() - before.client) / n,
   };
 }

@@ -1,7 +1,7 @@
 import autocannon from 'autocannon';
 import os from 'node:os';
 import pg from 'pg';
-import { cpuPerRequest, createBenchDatabase, graphql, fmt, idgraphEnv, machine, redactUrl, runBench, startProcess, writeSection } from './lib.js';
+import { cpuPerRequest, createBenchDatabase, databaseBackendsCpuMs, graphql, fmt, idgraphEnv, machine, redactUrl, runBench, startProcess, writeSection } from './lib.js';
 
 // What row-level security costs: the same GraphQL requests against two idgraph processes on one PostgreSQL
 // database, one with ROW_LEVEL_SECURITY on (the default) and one with it off, taking turns in the same run.
@@ -86,6 +86,7 @@ async function main() {
       if (answers[0]!.includes('"errors"')) throw new Error(`${c.name}: ${answers[0]}`);
     }
 
+    const postgresCpuMs = databaseBackendsCpuMs(new URL(database.url).pathname.slice(1));
     type Sample = { rps: number; p99: number; serverMs: number; postgresMs: number; non2xx: number };
     const samples = new Map<string, Sample[]>();
     const run = (which: 'on' | 'off', c: (typeof cases)[number], seconds: number) =>
@@ -101,6 +102,7 @@ async function main() {
             duration: seconds,
           }),
         (r) => r.requests.total,
+        postgresCpuMs,
       );
     for (const c of cases) for (const which of ['on', 'off'] as const) await run(which, c, 2); // warm-up
     for (let round = 0; round < rounds; round++) {
@@ -135,8 +137,8 @@ async function main() {
       'With it on, a statement on a tenant table in a caller’s operation runs as `idgraph_app` with the caller’s scope, set',
       'in the same round trip (set_config executed just before the statement, up to one Sync); the policies compute the',
       'scope’s tenants once per statement, whatever the number of tenant tables it names. CPU columns: ms per request of the',
-      'idgraph process and of PostgreSQL (all PostgreSQL processes on the machine: on a shared machine they include other',
-      'work); both share the 2 CPUs with autocannon. Compare the on and off rows of one run: they take turns.',
+      'idgraph process and of the PostgreSQL backends connected to the bench database (other work on a shared server is left',
+      'out); both share the 2 CPUs with autocannon. Compare the on and off rows of one run: they take turns.',
       '',
       `Latest run: ${new Date().toISOString()}, ${machine()}, database ${redactUrl(database.url)}; load average ${loadAtStart} when it started, ${loadAverage()} when it ended.`,
       '',

@@ -1,7 +1,7 @@
 import autocannon from 'autocannon';
 import os from 'node:os';
 import pg from 'pg';
-import { cpuPerRequest, createBenchDatabase, fmt, idgraphEnv, machine, redactUrl, runBench, startProcess, writeSection } from './lib.js';
+import { cpuPerRequest, createBenchDatabase, databaseBackendsCpuMs, fmt, idgraphEnv, machine, redactUrl, runBench, startProcess, writeSection } from './lib.js';
 
 // Authenticated `viewer { user memberships { tenant role } }` under autocannon
 // (50 connections), against a bare node:http + jose + pg reference doing the
@@ -64,7 +64,7 @@ async function main() {
     });
     const run = (target: string, request: { headers: Record<string, string>; body: string } = { headers, body }) => autocannon({ url: target, method: 'POST', ...request, connections, duration });
     const measure = (process: { cpuMs(): number }, target: string, request?: { headers: Record<string, string>; body: string }) =>
-      cpuPerRequest(process, () => run(target, request), (r) => r.requests.total);
+      cpuPerRequest(process, () => run(target, request), (r) => r.requests.total, databaseBackendsCpuMs(new URL(databaseUrl).pathname.slice(1)));
     // What any GraphQL request costs idgraph before the viewer's reads: yoga alone, then yoga with the Bearer check.
     const typename = JSON.stringify({ query: '{ __typename }' });
     let idgraph: Awaited<ReturnType<typeof measure>>;
@@ -94,8 +94,8 @@ async function main() {
       'node:http server doing the same jose verification (remote JWKS, cached) and the same three reads (denylist, session',
       'and user status, user, memberships with tenant and role) as hand-written SQL with pg and named statements, in the',
       'same run; both answer byte-identical JSON. Goal: idgraph / bare ≥ 0.6. CPU columns: milliseconds of CPU per',
-      'request used by the server process, by PostgreSQL (all its processes on the machine: on a shared machine they include',
-      'other work) and by autocannon, which all share the CPUs. Row-level security is on, as by default: the two reads of',
+      'request used by the server process, by PostgreSQL (the backends connected to the bench database: other work on a',
+      'shared server is left out) and by autocannon, which all share the CPUs. Row-level security is on, as by default: the two reads of',
       'tenant tables run as `idgraph_app` in the viewer\'s scope (bench:row-level-security measures what that costs).',
       '',
       `Latest run: ${new Date().toISOString()}, ${machine()}, database ${redactUrl(databaseUrl)}; load average ${loadAtStart} when it started, ${loadAverage()} when it ended.`,
