@@ -1,6 +1,5 @@
 import { createHash } from 'node:crypto';
 import { gzipSync } from 'node:zlib';
-import { css, editorWorkerService, favicon, graphqlWorker, js, jsonWorker } from '@graphql-yoga/render-graphiql/graphiql';
 import type { GraphiQLOptions, Plugin } from 'graphql-yoga';
 
 /*
@@ -50,23 +49,26 @@ interface Asset {
   gzipped?: Buffer;
 }
 
-const sources: Record<string, { type: string; body: () => Buffer }> = {
-  'graphiql.js': { type: 'text/javascript; charset=utf-8', body: () => Buffer.from(bootstrap.before + js + bootstrap.after) },
-  'graphiql.css': { type: 'text/css; charset=utf-8', body: () => Buffer.from(css) },
-  'editor.worker.js': { type: 'text/javascript; charset=utf-8', body: () => Buffer.from(editorWorkerService) },
-  'json.worker.js': { type: 'text/javascript; charset=utf-8', body: () => Buffer.from(jsonWorker) },
-  'graphql.worker.js': { type: 'text/javascript; charset=utf-8', body: () => Buffer.from(graphqlWorker) },
-  'favicon.ico': { type: 'image/x-icon', body: () => Buffer.from(favicon.slice(favicon.indexOf(',') + 1), 'base64') },
+type Bundle = typeof import('@graphql-yoga/render-graphiql/graphiql');
+const javascript = 'text/javascript; charset=utf-8';
+const sources: Record<string, { type: string; body: (bundle: Bundle) => Buffer }> = {
+  'graphiql.js': { type: javascript, body: ({ js }) => Buffer.from(bootstrap.before + js + bootstrap.after) },
+  'graphiql.css': { type: 'text/css; charset=utf-8', body: ({ css }) => Buffer.from(css) },
+  'editor.worker.js': { type: javascript, body: ({ editorWorkerService }) => Buffer.from(editorWorkerService) },
+  'json.worker.js': { type: javascript, body: ({ jsonWorker }) => Buffer.from(jsonWorker) },
+  'graphql.worker.js': { type: javascript, body: ({ graphqlWorker }) => Buffer.from(graphqlWorker) },
+  'favicon.ico': { type: 'image/x-icon', body: ({ favicon }) => Buffer.from(favicon.slice(favicon.indexOf(',') + 1), 'base64') },
 };
 
-// Built on first request: most processes never serve GraphiQL.
+// The bundle (9 MB of source) is loaded on the first request for a file: most processes never serve GraphiQL.
+let bundle: Promise<Bundle> | undefined;
 const built = new Map<string, Asset>();
-function asset(name: string): Asset | undefined {
+async function asset(name: string): Promise<Asset | undefined> {
   if (!Object.hasOwn(sources, name)) return undefined;
   let found = built.get(name);
   if (!found) {
     const { type, body } = sources[name]!;
-    const bytes = body();
+    const bytes = body(await (bundle ??= import('@graphql-yoga/render-graphiql/graphiql')));
     found = { type, body: bytes, etag: `"${createHash('sha256').update(bytes).digest('base64url').slice(0, 22)}"` };
     built.set(name, found);
   }
@@ -98,28 +100,33 @@ export function renderGraphiQLPage(options: GraphiQLOptions = {}): string {
 `;
 }
 
+/** Answers a request for one of GraphiQL's files: 404 for any other name, 304 when the client holds it already. */
+async function serveAsset(name: string, request: Request, Response: typeof globalThis.Response): Promise<Response> {
+  const found = request.method === 'GET' || request.method === 'HEAD' ? await asset(name) : undefined;
+  if (!found) return new Response(null, { status: 404 });
+  const headers: Record<string, string> = {
+    'content-type': found.type,
+    etag: found.etag,
+    'cache-control': 'no-cache',
+    vary: 'accept-encoding',
+    'x-content-type-options': 'nosniff',
+  };
+  if (request.headers.get('if-none-match') === found.etag) return new Response(null, { status: 304, headers });
+  let body = found.body;
+  if (/\bgzip\b/.test(request.headers.get('accept-encoding') ?? '')) {
+    found.gzipped ??= gzipSync(found.body);
+    body = found.gzipped;
+    headers['content-encoding'] = 'gzip';
+  }
+  return new Response(request.method === 'HEAD' ? null : new Uint8Array(body), { status: 200, headers });
+}
+
 /** Serves GraphiQL's files under graphiqlAssetPath, and gives the page its CSP. */
 export function useGraphiQLAssets(): Plugin {
   return {
     onRequest({ url, request, endResponse, fetchAPI }) {
-      if (!url.pathname.startsWith(graphiqlAssetPath)) return;
-      const found = request.method === 'GET' || request.method === 'HEAD' ? asset(url.pathname.slice(graphiqlAssetPath.length)) : undefined;
-      if (!found) return endResponse(new fetchAPI.Response(null, { status: 404 }));
-      const headers: Record<string, string> = {
-        'content-type': found.type,
-        etag: found.etag,
-        'cache-control': 'no-cache',
-        vary: 'accept-encoding',
-        'x-content-type-options': 'nosniff',
-      };
-      if (request.headers.get('if-none-match') === found.etag) return endResponse(new fetchAPI.Response(null, { status: 304, headers }));
-      let body = found.body;
-      if (/\bgzip\b/.test(request.headers.get('accept-encoding') ?? '')) {
-        found.gzipped ??= gzipSync(found.body);
-        body = found.gzipped;
-        headers['content-encoding'] = 'gzip';
-      }
-      endResponse(new fetchAPI.Response(request.method === 'HEAD' ? null : new Uint8Array(body), { status: 200, headers }));
+      if (!url.pathname.startsWith(graphiqlAssetPath)) return undefined;
+      return serveAsset(url.pathname.slice(graphiqlAssetPath.length), request, fetchAPI.Response).then(endResponse);
     },
     onResponse({ response }) {
       if (!response.headers.get('content-type')?.startsWith('text/html')) return;
