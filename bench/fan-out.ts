@@ -56,7 +56,7 @@ async function main() {
       });
       clients.push(client);
       client.subscribe<{ auditEvents: { node: { payload: { sentAt: number; run: string } } } }>(
-        { query: 'subscription { auditEvents(filter: { kinds: ["bench.fanned_out"] }) { cursor node { payload } } }' },
+        { query: 'subscription { auditEvents(filter: { types: ["bench.fanned_out"] }) { cursor node { payload } } }' },
         {
           next: ({ data, errors: e }) => {
             if (e) errors.push(e);

@@ -16,6 +16,7 @@ const AdminStatsRef = builder.objectRef<AdminStats>('AdminStats').implement({
 });
 
 const AdminSearchHitKind = builder.enumType('AdminSearchHitKind', {
+  description: 'What an adminSearch hit is.',
   values: { USER: { value: 'user' }, TENANT: { value: 'tenant' }, REALM: { value: 'realm' } } as const,
 });
 

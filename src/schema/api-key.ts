@@ -1,6 +1,8 @@
 import type { ApiKey } from '../generated/prisma/client.js';
+import { TokenType } from './auth.js';
 import { builder } from './builder.js';
 import { NodeRef } from './node.js';
+import { connectionType, fromListing } from './connections.js';
 
 export const ApiKeyRef = builder.prismaObject('ApiKey', {
   interfaces: [NodeRef],
@@ -19,6 +21,7 @@ export const ApiKeyRef = builder.prismaObject('ApiKey', {
 });
 
 const CreateApiKeyInput = builder.inputType('CreateApiKeyInput', {
+  description: 'A new key: its tenant, name, scopes and expiry.',
   fields: (t) => ({
     tenantId: t.id({ required: true }),
     displayName: t.string({ required: true }),
@@ -26,39 +29,47 @@ const CreateApiKeyInput = builder.inputType('CreateApiKeyInput', {
     expiresAt: t.field({ type: 'DateTime', required: false, description: 'In the future, at most a year away; a year from now when omitted.' }),
   }),
 });
-const RevokeApiKeyInput = builder.inputType('RevokeApiKeyInput', { fields: (t) => ({ apiKeyId: t.id({ required: true }) }) });
+const RevokeApiKeyInput = builder.inputType('RevokeApiKeyInput', { description: 'The key to revoke.', fields: (t) => ({ apiKeyId: t.id({ required: true }) }) });
 const ExchangeApiKeyInput = builder.inputType('ExchangeApiKeyInput', {
+  description: 'The API key to exchange.',
   fields: (t) => ({ key: t.string({ required: true, description: 'The full key, `idg_<prefix>.<secret>`.' }) }),
 });
 
 const CreateApiKeyPayload = builder.objectRef<{ apiKey: ApiKey; key: string }>('CreateApiKeyPayload').implement({
+  description: 'The new key, with its secret shown this once.',
   fields: (t) => ({
     apiKey: t.field({ type: ApiKeyRef, resolve: (p) => p.apiKey }),
     key: t.exposeString('key', { description: 'The full key. Shown this once: only a hash of its secret is kept.' }),
   }),
 });
 const RevokeApiKeyPayload = builder.objectRef<ApiKey>('RevokeApiKeyPayload').implement({
+  description: 'The key, now revoked.',
   fields: (t) => ({ apiKey: t.field({ type: ApiKeyRef, resolve: (apiKey) => apiKey }) }),
 });
 const ExchangeApiKeyPayload = builder
-  .objectRef<{ accessToken: string; expiresIn: number; tokenType: string }>('ExchangeApiKeyPayload')
+  .objectRef<{ accessToken: string; expiresIn: number; tokenType: 'bearer' }>('ExchangeApiKeyPayload')
   .implement({
     description: 'A platform token: send it as `Authorization: Bearer`; it stops working when the key is revoked.',
     fields: (t) => ({
       accessToken: t.exposeString('accessToken'),
       expiresIn: t.exposeInt('expiresIn', { description: 'Seconds (at most 300).' }),
-      tokenType: t.exposeString('tokenType'),
+      tokenType: t.expose('tokenType', { type: TokenType }),
     }),
   });
 
+const ApiKeyConnection = connectionType(ApiKeyRef, 'ApiKey');
+
 builder.queryField('apiKeys', (t) =>
-  t.prismaConnection({
-    type: 'ApiKey',
-    cursor: 'id',
-    description: 'The API keys of a tenant, newest first (apikeys:manage).',
-    args: { tenantId: t.arg.id({ required: true }) },
-    resolve: (query, _root, args, ctx) => ctx.services.apiKeys.listApiKeys({ tenantId: String(args.tenantId), query }, ctx.caller),
-  }),
+  t.prismaConnection(
+    {
+      type: 'ApiKey',
+      cursor: 'id',
+      description: 'The API keys of a tenant, newest first (apikeys:manage).',
+      args: { tenantId: t.arg.id({ required: true }) },
+      ...fromListing((args: { tenantId: string | number }, ctx) => ctx.services.apiKeys.listApiKeys({ tenantId: String(args.tenantId) }, ctx.caller)),
+    },
+    ApiKeyConnection,
+  ),
 );
 
 builder.mutationFields((t) => ({

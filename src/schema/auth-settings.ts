@@ -16,5 +16,9 @@ const AuthSettings = builder.objectRef<Settings>('AuthSettings').implement({
 });
 
 builder.queryField('authSettings', (t) =>
-  t.field({ type: AuthSettings, resolve: (_root, _args, ctx) => ctx.services.auth.settings() }),
+  t.field({
+    type: AuthSettings,
+    description: 'The sign-in methods and sign-up rules of the identity provider, for sign-in screens. Public.',
+    resolve: (_root, _args, ctx) => ctx.services.auth.settings(),
+  }),
 );

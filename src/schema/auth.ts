@@ -3,16 +3,25 @@ import type { AuthResult } from '../services/auth.js';
 import { builder } from './builder.js';
 
 const FactorType = builder.enumType('FactorType', {
+  description: 'The kind of an MFA factor.',
   values: { TOTP: { value: 'totp' }, PHONE: { value: 'phone' }, WEBAUTHN: { value: 'webauthn' } } as const,
 });
 const FactorStatus = builder.enumType('FactorStatus', {
+  description: 'UNVERIFIED until a challenge on the factor is verified once.',
   values: { UNVERIFIED: { value: 'unverified' }, VERIFIED: { value: 'verified' } } as const,
 });
+/** How to send a token: `Authorization: Bearer <token>` (OAuth's token_type, "bearer" on the wire). */
+export const TokenType = builder.enumType('TokenType', {
+  description: 'How to present a token: BEARER is `Authorization: Bearer <token>`.',
+  values: { BEARER: { value: 'bearer' } } as const,
+});
 export const SignOutScope = builder.enumType('SignOutScope', {
+  description: 'LOCAL ends this session, GLOBAL every session of the user, OTHERS every session but this one.',
   values: { LOCAL: { value: 'local' }, GLOBAL: { value: 'global' }, OTHERS: { value: 'others' } } as const,
 });
 
 export const MfaFactorRef = builder.objectRef<Factor>('MfaFactor').implement({
+  description: 'A second factor of the viewer (TOTP app or phone).',
   fields: (t) => ({
     id: t.exposeID('id'),
     factorType: t.expose('factor_type', { type: FactorType }),
@@ -29,13 +38,14 @@ const AuthSession = builder.objectRef<SessionShape>('AuthSession').implement({
   fields: (t) => ({
     accessToken: t.exposeString('access_token'),
     refreshToken: t.exposeString('refresh_token'),
-    expiresIn: t.exposeInt('expires_in'),
-    expiresAt: t.exposeInt('expires_at', { description: 'Unix seconds.' }),
-    tokenType: t.exposeString('token_type'),
+    expiresIn: t.exposeInt('expires_in', { description: 'Seconds until the access token expires, as OAuth gives it.' }),
+    expiresAt: t.field({ type: 'DateTime', description: 'When the access token expires.', resolve: (s) => new Date(s.expires_at * 1000) }),
+    tokenType: t.expose('token_type', { type: TokenType }),
   }),
 });
 
 const MfaRequirement = builder.objectRef<Factor[]>('MfaRequirement').implement({
+  description: 'Whether the session must still pass MFA, and the factors it can use.',
   fields: (t) => ({
     required: t.boolean({ resolve: (factors) => factors.length > 0 }),
     challengeFactors: t.field({ type: [MfaFactorRef], resolve: (factors) => factors }),
@@ -43,6 +53,7 @@ const MfaRequirement = builder.objectRef<Factor[]>('MfaRequirement').implement({
 });
 
 export const AuthPayload = builder.objectRef<AuthResult>('AuthPayload').implement({
+  description: 'The result of a sign-in, sign-up, refresh or MFA step: the session (when there is one), its user and their tenants.',
   fields: (t) => ({
     session: t.field({ type: AuthSession, nullable: true, description: 'Null while a sign-up awaits confirmation.', resolve: (r) => r.session }),
     user: t.prismaField({
@@ -65,6 +76,7 @@ export const AuthPayload = builder.objectRef<AuthResult>('AuthPayload').implemen
 });
 
 const SignUpInput = builder.inputType('SignUpInput', {
+  description: 'A new account: an email or a phone, a password, and optional user_metadata.',
   fields: (t) => ({
     email: t.string({ required: false }),
     phone: t.string({ required: false }),
@@ -74,6 +86,7 @@ const SignUpInput = builder.inputType('SignUpInput', {
 });
 
 const SignInInput = builder.inputType('SignInInput', {
+  description: 'Credentials: an email or a phone, and the password.',
   fields: (t) => ({
     email: t.string({ required: false }),
     phone: t.string({ required: false }),
@@ -83,6 +96,7 @@ const SignInInput = builder.inputType('SignInInput', {
 });
 
 const RefreshSessionInput = builder.inputType('RefreshSessionInput', {
+  description: 'The refresh token to exchange (it rotates), optionally switching tenant.',
   fields: (t) => ({
     refreshToken: t.string({ required: true }),
     tenantId: t.id({ required: false, description: 'Switch the session to this tenant.' }),
@@ -90,6 +104,7 @@ const RefreshSessionInput = builder.inputType('RefreshSessionInput', {
 });
 
 const SwitchTenantInput = builder.inputType('SwitchTenantInput', {
+  description: 'The tenant the session should act in.',
   fields: (t) => ({
     tenantId: t.id({ required: true }),
     refreshToken: t.string({ required: true, description: 'The session’s refresh token: the new tokens are minted from it.' }),
@@ -102,22 +117,26 @@ const SwitchTenantInput = builder.inputType('SwitchTenantInput', {
 });
 
 const SignOutInput = builder.inputType('SignOutInput', {
+  description: 'Which sessions to end.',
   fields: (t) => ({ scope: t.field({ type: SignOutScope, required: true, defaultValue: 'local' }) }),
 });
 
 const SignOutPayload = builder.objectRef<{ scope: 'local' | 'global' | 'others' }>('SignOutPayload').implement({
+  description: 'The sessions that were ended.',
   fields: (t) => ({ scope: t.expose('scope', { type: SignOutScope }) }),
 });
 
 builder.mutationFields((t) => ({
   signUp: t.field({
     type: AuthPayload,
+    description: 'Creates an account with an email or phone and a password. The session is null while the address awaits confirmation (none is needed when the provider autoconfirms).',
     args: { input: t.arg({ type: SignUpInput, required: true }) },
     resolve: (_root, { input }, ctx) =>
       ctx.services.auth.signUp({ ...input, data: (input.data as Record<string, unknown> | null | undefined) ?? null }, ctx.caller),
   }),
   signIn: t.field({
     type: AuthPayload,
+    description: 'Signs in with a password. With mfa.required, the session is aal1 until verifyFactor; with tenantId, the tokens act in that tenant.',
     args: { input: t.arg({ type: SignInInput, required: true }) },
     resolve: (_root, { input }, ctx) => ctx.services.auth.signIn({ ...input, tenantId: input.tenantId ? String(input.tenantId) : null }, ctx.caller),
   }),
@@ -131,12 +150,14 @@ builder.mutationFields((t) => ({
   }),
   refreshSession: t.field({
     type: AuthPayload,
+    description: 'Exchanges a refresh token for new tokens; the refresh token rotates, and reusing an old one ends the session.',
     args: { input: t.arg({ type: RefreshSessionInput, required: true }) },
     resolve: (_root, { input }, ctx) =>
       ctx.services.auth.refreshSession({ ...input, tenantId: input.tenantId ? String(input.tenantId) : null }, ctx.caller),
   }),
   signOut: t.field({
     type: SignOutPayload,
+    description: 'Ends this session, every session of the user (GLOBAL) or every other one (OTHERS); their tokens are refused from now on.',
     authScopes: { authenticated: true },
     args: { input: t.arg({ type: SignOutInput, required: true }) },
     resolve: async (_root, { input }, ctx) => {

@@ -32,6 +32,8 @@ export const builder = new SchemaBuilder<{
     JSON: { Input: unknown; Output: unknown };
   };
   DefaultFieldNullability: false;
+  /** Every connection's totalCount: a number, or a count that runs only when the field is selected. */
+  Connection: { totalCount?: number | (() => number | Promise<number>) };
 }>({
   // scope-auth first, federation last (Pothos' documented order).
   plugins: [ScopeAuthPlugin, ComplexityPlugin, PrismaPlugin, RelayPlugin, DirectivesPlugin, FederationPlugin],
@@ -71,12 +73,14 @@ export const builder = new SchemaBuilder<{
     // node and nodes take plain UUIDs and check each type's visibility (node.ts).
     nodeQueryOptions: false,
     nodesQueryOptions: false,
+    nodeTypeOptions: { description: 'An object with an id: any of them can be read back with node(id) or nodes(ids).' },
+    pageInfoTypeOptions: { description: 'Where a page of a connection stands: cursors to resume from, and whether more pages follow.' },
   },
 });
 
 builder.addScalarType('DateTime', DateTimeResolver);
 builder.addScalarType('JSON', BoundedJSONResolver);
 
-builder.queryType({});
-builder.mutationType({});
-builder.subscriptionType({});
+builder.queryType({ description: 'Reads. Lookups of one object answer null with an error entry when it is missing or hidden, so the rest of the query survives.' });
+builder.mutationType({ description: 'Changes. Each takes one input object and answers a payload; every change to the realm layer is recorded in the audit log.' });
+builder.subscriptionType({ description: 'Live streams, over graphql-ws or SSE. Each can resume after the last cursor it sent.' });

@@ -2,14 +2,17 @@ import type { Domain } from '../generated/prisma/client.js';
 import { type DomainInstructions, domainInstructions } from '../services/domain-verifier.js';
 import { builder } from './builder.js';
 import { NodeRef } from './node.js';
+import { connectionType, fromListing } from './connections.js';
 
 const DomainMethod = builder.enumType('DomainMethod', {
+  description: 'How a claim proves control of the domain.',
   values: {
     DNS_TXT: { value: 'dns_txt', description: 'A TXT record at _idgraph-challenge.<domain>.' },
     HTML_FILE: { value: 'html_file', description: 'A file at https://<domain>/.well-known/idgraph-challenge.txt.' },
   } as const,
 });
 const DomainStatus = builder.enumType('DomainStatus', {
+  description: 'PENDING until the published challenge is checked; VERIFIED after.',
   values: { PENDING: { value: 'pending' }, VERIFIED: { value: 'verified' } } as const,
 });
 
@@ -39,6 +42,7 @@ export const DomainRef = builder.prismaObject('Domain', {
 });
 
 const ClaimDomainInput = builder.inputType('ClaimDomainInput', {
+  description: 'The domain a tenant claims, and how it will prove control.',
   fields: (t) => ({
     tenantId: t.id({ required: true }),
     domain: t.string({ required: true, description: 'A domain name such as example.com (lowercased).' }),
@@ -46,24 +50,31 @@ const ClaimDomainInput = builder.inputType('ClaimDomainInput', {
   }),
 });
 const VerifyDomainInput = builder.inputType('VerifyDomainInput', {
+  description: 'The claim to check.',
   fields: (t) => ({ domainId: t.id({ required: true }) }),
 });
 
-const domainPayload = (name: string) =>
+const domainPayload = (name: string, description: string) =>
   builder.objectRef<{ domain: Domain }>(name).implement({
+    description,
     fields: (t) => ({ domain: t.field({ type: DomainRef, resolve: (payload) => payload.domain }) }),
   });
-const ClaimDomainPayload = domainPayload('ClaimDomainPayload');
-const VerifyDomainPayload = domainPayload('VerifyDomainPayload');
+const ClaimDomainPayload = domainPayload('ClaimDomainPayload', 'The claim, with what to publish to verify it.');
+const VerifyDomainPayload = domainPayload('VerifyDomainPayload', 'The claim, VERIFIED when the challenge was found.');
+
+const DomainConnection = connectionType(DomainRef, 'Domain');
 
 builder.queryField('domains', (t) =>
-  t.prismaConnection({
-    type: 'Domain',
-    cursor: 'id',
-    description: "A tenant's claimed and verified domains (domains:manage).",
-    args: { tenantId: t.arg.id({ required: true }) },
-    resolve: (query, _root, { tenantId }, ctx) => ctx.services.domains.listDomains({ tenantId: String(tenantId) }, ctx.caller, query),
-  }),
+  t.prismaConnection(
+    {
+      type: 'Domain',
+      cursor: 'id',
+      description: "A tenant's claimed and verified domains (domains:manage).",
+      args: { tenantId: t.arg.id({ required: true }) },
+      ...fromListing(({ tenantId }: { tenantId: string | number }, ctx) => ctx.services.domains.listDomains({ tenantId: String(tenantId) }, ctx.caller)),
+    },
+    DomainConnection,
+  ),
 );
 
 builder.mutationFields((t) => ({

@@ -1,6 +1,6 @@
 import { builder } from './builder.js';
 
-const ComponentStatus = builder.enumType('ComponentStatus', { values: ['UP', 'DOWN'] as const });
+const ComponentStatus = builder.enumType('ComponentStatus', { description: 'Whether a component answered its health check.', values: ['UP', 'DOWN'] as const });
 
 interface HealthShape {
   database: 'UP' | 'DOWN';
@@ -22,6 +22,7 @@ const Health = builder.objectRef<HealthShape>('Health').implement({
 builder.queryField('health', (t) =>
   t.field({
     type: Health,
+    description: 'Whether idgraph, its database and its Redis answer. Public, for probes and status pages.',
     resolve: (_root, _args, ctx) => ctx.services.health.check(),
   }),
 );

@@ -1,7 +1,10 @@
 import type { Invitation, Membership } from '../generated/prisma/client.js';
+import type { InvitationState } from '../services/invitations.js';
 import { builder } from './builder.js';
 import { NodeRef } from './node.js';
+import { connectionType, fromListing } from './connections.js';
 import { MembershipRef } from './membership.js';
+import { referencedUser, UserRef } from './user.js';
 
 const InvitationStatus = builder.enumType('InvitationStatus', {
   description: 'EXPIRED is a pending invitation past its expiresAt.',
@@ -24,11 +27,17 @@ export const InvitationRef = builder.prismaObject('Invitation', {
     status: t.field({ type: InvitationStatus, resolve: (invitation, _args, ctx) => ctx.services.invitations.stateOf(invitation) }),
     expiresAt: t.expose('expiresAt', { type: 'DateTime' }),
     createdAt: t.expose('createdAt', { type: 'DateTime' }),
-    invitedById: t.exposeID('invitedById', { nullable: true, description: 'The user who sent it (an API key’s owner for a key).' }),
+    invitedBy: t.field({
+      type: UserRef,
+      nullable: true,
+      description: 'The user who sent it (an API key’s owner for a key); null when that user is gone or the caller may not see them.',
+      resolve: (invitation, _args, ctx) => referencedUser(ctx, invitation.invitedById),
+    }),
   }),
 });
 
 const CreateInvitationInput = builder.inputType('CreateInvitationInput', {
+  description: 'Who to invite to which tenant, with which role, for how long.',
   fields: (t) => ({
     tenantId: t.id({ required: true }),
     email: t.string({ required: true }),
@@ -36,12 +45,14 @@ const CreateInvitationInput = builder.inputType('CreateInvitationInput', {
     expiresInDays: t.int({ required: false, defaultValue: 7, description: '1 to 30; 7 by default.' }),
   }),
 });
-const RevokeInvitationInput = builder.inputType('RevokeInvitationInput', { fields: (t) => ({ invitationId: t.id({ required: true }) }) });
+const RevokeInvitationInput = builder.inputType('RevokeInvitationInput', { description: 'The invitation to revoke.', fields: (t) => ({ invitationId: t.id({ required: true }) }) });
 const AcceptInvitationInput = builder.inputType('AcceptInvitationInput', {
+  description: 'The invitation to accept, by the token its email carried.',
   fields: (t) => ({ token: t.string({ required: true, description: 'The token from the invitation link.' }) }),
 });
 
 const CreateInvitationPayload = builder.objectRef<{ invitation: Invitation; token: string; delivered: boolean }>('CreateInvitationPayload').implement({
+  description: 'The invitation, its token (shown once) and whether its email went out.',
   fields: (t) => ({
     invitation: t.field({ type: InvitationRef, resolve: (p) => p.invitation }),
     token: t.exposeString('token', { description: 'Shown once: only its hash is stored. The invitee gets it by email.' }),
@@ -51,14 +62,18 @@ const CreateInvitationPayload = builder.objectRef<{ invitation: Invitation; toke
   }),
 });
 const RevokeInvitationPayload = builder.objectRef<{ invitation: Invitation }>('RevokeInvitationPayload').implement({
+  description: 'The invitation, now REVOKED.',
   fields: (t) => ({ invitation: t.field({ type: InvitationRef, resolve: (p) => p.invitation }) }),
 });
 const AcceptInvitationPayload = builder.objectRef<{ invitation: Invitation; membership: Membership }>('AcceptInvitationPayload').implement({
+  description: 'The accepted invitation and the membership it made.',
   fields: (t) => ({
     invitation: t.field({ type: InvitationRef, resolve: (p) => p.invitation }),
     membership: t.field({ type: MembershipRef, description: 'The viewer’s new membership.', resolve: (p) => p.membership }),
   }),
 });
+
+const InvitationConnection = connectionType(InvitationRef, 'Invitation');
 
 builder.queryField('invitations', (t) =>
   t.prismaConnection(
@@ -70,11 +85,11 @@ builder.queryField('invitations', (t) =>
         tenantId: t.arg.id({ required: true }),
         status: t.arg({ type: InvitationStatus, required: false }),
       },
-      resolve: (query, _root, args, ctx) =>
-        ctx.services.invitations.list({ tenantId: String(args.tenantId), status: args.status }, query, ctx.caller),
+      ...fromListing((args: { tenantId: string | number; status?: InvitationState | null }, ctx) =>
+        ctx.services.invitations.list({ tenantId: String(args.tenantId), status: args.status }, ctx.caller),
+      ),
     },
-    { name: 'InvitationConnection' },
-    { name: 'InvitationEdge' },
+    InvitationConnection,
   ),
 );
 

@@ -1,5 +1,6 @@
 import { builder } from './builder.js';
 import { NodeRef } from './node.js';
+import { connectionType, fromListing } from './connections.js';
 
 export const MembershipRef = builder.prismaObject('Membership', {
   interfaces: [NodeRef],
@@ -13,25 +14,33 @@ export const MembershipRef = builder.prismaObject('Membership', {
   }),
 });
 
+export const MembershipConnection = connectionType(MembershipRef, 'Membership');
+
 builder.queryField('members', (t) =>
-  t.prismaConnection({
-    type: 'Membership',
-    cursor: 'id',
-    description: 'The members of a tenant (tenant:read).',
-    args: { tenantId: t.arg.id({ required: true }) },
-    resolve: (query, _root, args, ctx) => ctx.services.members.list(ctx.caller, String(args.tenantId), query),
-  }),
+  t.prismaConnection(
+    {
+      type: 'Membership',
+      cursor: 'id',
+      description: 'The members of a tenant (tenant:read).',
+      args: { tenantId: t.arg.id({ required: true }) },
+      ...fromListing((args: { tenantId: string | number }, ctx) => ctx.services.members.list(ctx.caller, String(args.tenantId))),
+    },
+    MembershipConnection,
+  ),
 );
 
 type Membership = import('../generated/prisma/client.js').Membership;
 const MembershipPayload = builder.objectRef<{ membership: Membership }>('MembershipPayload').implement({
+  description: 'The membership after the change.',
   fields: (t) => ({ membership: t.expose('membership', { type: MembershipRef }) }),
 });
 const RemoveMemberPayload = builder.objectRef<{ tenantId: string; userId: string }>('RemoveMemberPayload').implement({
+  description: 'The tenant and user whose membership ended.',
   fields: (t) => ({ tenantId: t.exposeID('tenantId'), userId: t.exposeID('userId') }),
 });
 
 const UpdateMemberRoleInput = builder.inputType('UpdateMemberRoleInput', {
+  description: 'The member and their new role.',
   fields: (t) => ({
     tenantId: t.id({ required: true }),
     userId: t.id({ required: true }),
@@ -39,6 +48,7 @@ const UpdateMemberRoleInput = builder.inputType('UpdateMemberRoleInput', {
   }),
 });
 const RemoveMemberInput = builder.inputType('RemoveMemberInput', {
+  description: 'The member to remove from the tenant.',
   fields: (t) => ({ tenantId: t.id({ required: true }), userId: t.id({ required: true }) }),
 });
 

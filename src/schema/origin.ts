@@ -1,6 +1,7 @@
 import type { Origin } from '../generated/prisma/client.js';
 import { builder } from './builder.js';
 import { NodeRef } from './node.js';
+import { connectionType, fromListing } from './connections.js';
 
 export const OriginRef = builder.prismaObject('Origin', {
   interfaces: [NodeRef],
@@ -13,6 +14,7 @@ export const OriginRef = builder.prismaObject('Origin', {
 });
 
 const OriginInput = builder.inputType('OriginInput', {
+  description: 'A browser origin or hostname.',
   fields: (t) => ({
     origin: t.string({ required: true, description: 'An origin (https://app.example.com:8443) or a hostname; stored as its bare hostname.' }),
   }),
@@ -26,13 +28,18 @@ const originPayload = (name: string, description: string) =>
 const AddOriginPayload = originPayload('AddOriginPayload', 'The host on the allowlist (the existing entry when it was there already).');
 const RemoveOriginPayload = originPayload('RemoveOriginPayload', 'The entry that was removed.');
 
+const OriginConnection = connectionType(OriginRef, 'Origin');
+
 builder.queryField('origins', (t) =>
-  t.prismaConnection({
-    type: 'Origin',
-    cursor: 'id',
-    description: 'The realm’s browser-origin allowlist, by host. Realm admins only.',
-    resolve: (query, _root, _args, ctx) => ctx.services.origins.list(query, ctx.caller),
-  }),
+  t.prismaConnection(
+    {
+      type: 'Origin',
+      cursor: 'id',
+      description: 'The realm’s browser-origin allowlist, by host. Realm admins only.',
+      ...fromListing((_args: object, ctx) => ctx.services.origins.list(ctx.caller)),
+    },
+    OriginConnection,
+  ),
 );
 
 builder.mutationFields((t) => ({

@@ -37,6 +37,7 @@ export const OtpRef = builder.prismaObject('Otp', {
 });
 
 const IssueOtpInput = builder.inputType('IssueOtpInput', {
+  description: 'The subject and purpose a new code is bound to, and its lifetime, length and attempt budget.',
   fields: (t) => ({
     tenantId: t.id({ required: true }),
     subjectRef: t.string({ required: true, description: '1 to 256 printable characters without spaces.' }),
@@ -47,6 +48,7 @@ const IssueOtpInput = builder.inputType('IssueOtpInput', {
   }),
 });
 const ConsumeOtpInput = builder.inputType('ConsumeOtpInput', {
+  description: 'The subject, purpose and value presented, for the newest code of the tenant that matches.',
   fields: (t) => ({
     tenantId: t.id({ required: true }),
     subjectRef: t.string({ required: true }),
@@ -56,12 +58,14 @@ const ConsumeOtpInput = builder.inputType('ConsumeOtpInput', {
 });
 
 const IssueOtpPayload = builder.objectRef<{ otp: Otp; value: string }>('IssueOtpPayload').implement({
+  description: 'The code’s metadata and its value, shown this once.',
   fields: (t) => ({
     otp: t.field({ type: OtpRef, resolve: (payload) => payload.otp }),
     value: t.exposeString('value', { description: 'The code itself: returned this once and never again.' }),
   }),
 });
 const ConsumeOtpPayload = builder.objectRef<{ otp: Otp }>('ConsumeOtpPayload').implement({
+  description: 'The code, now CONSUMED.',
   fields: (t) => ({ otp: t.field({ type: OtpRef, resolve: (payload) => payload.otp }) }),
 });
 

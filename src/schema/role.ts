@@ -3,6 +3,7 @@ import { NodeRef } from './node.js';
 
 /** A role of the realm's catalog. A federation entity. */
 export const RoleRef = builder.prismaObject('Role', {
+  description: 'A role of the realm catalog: a name and the permissions it grants to members who hold it. A federation entity.',
   interfaces: [NodeRef],
   fields: (t) => ({
     id: t.exposeID('id'),
@@ -28,11 +29,13 @@ builder.queryField('roles', (t) =>
 
 type Role = import('../generated/prisma/client.js').Role;
 const RolePayload = builder.objectRef<{ role: Role }>('RolePayload').implement({
+  description: 'The role after the change.',
   fields: (t) => ({ role: t.expose('role', { type: RoleRef }) }),
 });
 const rolePayload = async (role: Promise<Role>) => ({ role: await role });
 
 const CreateRoleInput = builder.inputType('CreateRoleInput', {
+  description: 'A new role of the realm catalog.',
   fields: (t) => ({
     name: t.string({ required: true, description: 'Lowercase, starts with a letter; what tokens carry as tenant_role.' }),
     displayName: t.string({ required: true }),
@@ -40,6 +43,7 @@ const CreateRoleInput = builder.inputType('CreateRoleInput', {
   }),
 });
 const UpdateRoleInput = builder.inputType('UpdateRoleInput', {
+  description: 'The role to change and its new display name or permissions.',
   fields: (t) => ({
     name: t.string({ required: true }),
     displayName: t.string({ required: false }),
@@ -47,9 +51,10 @@ const UpdateRoleInput = builder.inputType('UpdateRoleInput', {
   }),
 });
 const RenameRoleInput = builder.inputType('RenameRoleInput', {
+  description: 'The role to rename and its new name.',
   fields: (t) => ({ name: t.string({ required: true }), newName: t.string({ required: true }) }),
 });
-const RoleNameInput = builder.inputType('RoleNameInput', { fields: (t) => ({ name: t.string({ required: true }) }) });
+const RoleNameInput = builder.inputType('RoleNameInput', { description: 'A role, by name.', fields: (t) => ({ name: t.string({ required: true }) }) });
 
 builder.mutationFields((t) => ({
   createRole: t.field({

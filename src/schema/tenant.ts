@@ -1,5 +1,7 @@
 import { builder } from './builder.js';
 import { NodeRef } from './node.js';
+import { connectionType, fromListing } from './connections.js';
+import { MembershipConnection } from './membership.js';
 
 export const SignupMode = builder.enumType('SignupMode', {
   description: 'How users join: CLOSED by invitation only; ALLOWLIST users whose confirmed email is at a domain the tenant verified; OPEN everyone (base admin tenant only).',
@@ -8,6 +10,7 @@ export const SignupMode = builder.enumType('SignupMode', {
 
 /** A tenant of the realm. A federation entity. */
 export const TenantRef = builder.prismaObject('Tenant', {
+  description: 'A tenant of the realm: an organisation whose members hold roles. A federation entity.',
   interfaces: [NodeRef],
   fields: (t) => ({
     id: t.exposeID('id'),
@@ -18,7 +21,7 @@ export const TenantRef = builder.prismaObject('Tenant', {
     config: t.expose('config', { type: 'JSON', description: 'The tenant’s settings (see updateTenantConfig for the keys).' }),
     isBaseAdmin: t.exposeBoolean('isBaseAdmin', { description: 'Its admins administer the realm.' }),
     owner: t.relation('owner', { nullable: true }),
-    members: t.relatedConnection('memberships', { cursor: 'id', description: 'Everyone in the tenant, with their role.' }),
+    members: t.relatedConnection('memberships', { cursor: 'id', totalCount: true, description: 'Everyone in the tenant, with their role.' }, MembershipConnection),
     createdAt: t.expose('createdAt', { type: 'DateTime' }),
     updatedAt: t.expose('updatedAt', { type: 'DateTime' }),
   }),
@@ -30,18 +33,26 @@ builder.asEntity(TenantRef, {
   resolveReference: (tenant, ctx) => ctx.services.references.tenant(ctx.caller, tenant.id),
 });
 
+const TenantConnection = connectionType(TenantRef, 'Tenant');
+
 const TenantFilter = builder.inputType('TenantFilter', {
-  fields: (t) => ({ name: t.string({ required: false, description: 'Part of the display name, any case.' }) }),
+  description: 'Narrows the tenants listed.',
+  fields: (t) => ({ displayName: t.string({ required: false, description: 'Part of the display name, any case.' }) }),
 });
 
 builder.queryFields((t) => ({
-  tenants: t.prismaConnection({
-    type: 'Tenant',
-    cursor: 'id',
-    description: 'The viewer’s tenants; every tenant of the realm for realm admins.',
-    args: { filter: t.arg({ type: TenantFilter, required: false }) },
-    resolve: (query, _root, args, ctx) => ctx.services.tenants.list(ctx.caller, { name: args.filter?.name }, query),
-  }),
+  tenants: t.prismaConnection(
+    {
+      type: 'Tenant',
+      cursor: 'id',
+      description: 'The viewer’s tenants; every tenant of the realm for realm admins.',
+      args: { filter: t.arg({ type: TenantFilter, required: false }) },
+      ...fromListing((args: { filter?: { displayName?: string | null } | null }, ctx) =>
+        ctx.services.tenants.list(ctx.caller, { name: args.filter?.displayName }),
+      ),
+    },
+    TenantConnection,
+  ),
   tenant: t.prismaField({
     type: 'Tenant',
     nullable: true,
@@ -53,11 +64,13 @@ builder.queryFields((t) => ({
 
 type Tenant = import('../generated/prisma/client.js').Tenant;
 const TenantPayload = builder.objectRef<{ tenant: Tenant }>('TenantPayload').implement({
+  description: 'The tenant after the change.',
   fields: (t) => ({ tenant: t.expose('tenant', { type: TenantRef }) }),
 });
 const tenantPayload = async (tenant: Promise<Tenant>) => ({ tenant: await tenant });
 
 const CreateTenantInput = builder.inputType('CreateTenantInput', {
+  description: 'A new tenant; the caller becomes its owner.',
   fields: (t) => ({
     displayName: t.string({ required: true }),
     slug: t.string({ required: false, description: 'Derived from the display name when omitted.' }),
@@ -66,6 +79,7 @@ const CreateTenantInput = builder.inputType('CreateTenantInput', {
   }),
 });
 const UpdateTenantInput = builder.inputType('UpdateTenantInput', {
+  description: 'The tenant and the fields to change (omitted fields stay).',
   fields: (t) => ({
     tenantId: t.id({ required: true }),
     displayName: t.string({ required: false }),
@@ -75,6 +89,7 @@ const UpdateTenantInput = builder.inputType('UpdateTenantInput', {
   }),
 });
 const UpdateTenantConfigInput = builder.inputType('UpdateTenantConfigInput', {
+  description: 'Settings to set or remove.',
   fields: (t) => ({
     tenantId: t.id({ required: true }),
     config: t.field({
@@ -84,8 +99,9 @@ const UpdateTenantConfigInput = builder.inputType('UpdateTenantConfigInput', {
     }),
   }),
 });
-const TenantIdInput = builder.inputType('TenantIdInput', { fields: (t) => ({ tenantId: t.id({ required: true }) }) });
+const TenantIdInput = builder.inputType('TenantIdInput', { description: 'A tenant, by id.', fields: (t) => ({ tenantId: t.id({ required: true }) }) });
 const TransferTenantOwnershipInput = builder.inputType('TransferTenantOwnershipInput', {
+  description: 'The new owner, and the role the previous owner keeps.',
   fields: (t) => ({
     tenantId: t.id({ required: true }),
     newOwnerId: t.id({ required: true, description: 'A member of the tenant.' }),

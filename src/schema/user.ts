@@ -25,15 +25,24 @@ const contactSelect = (_args: object, ctx: GraphQLContext) => {
     },
   };
 };
+/**
+ * A user another object names (an inviter, an actor), as the caller may see them: null otherwise.
+ * Batched per request: a page of references costs one statement, contact fields' select included.
+ */
+export const referencedUser = (ctx: GraphQLContext, userId: string | null | undefined) =>
+  userId ? ctx.services.references.user(ctx.caller, userId, contactSelect({}, ctx)) : null;
+
 const contactScopes = (user: { id: string; memberships: { tenantId: string }[] }, _args: object, ctx: GraphQLContext) =>
   self(ctx, user.id) || user.memberships.length > 0 ? true : { realmAdmin: true };
 
 export const UserStatus = builder.enumType('UserStatus', {
+  description: 'ACTIVE users may sign in; SUSPENDED and DEACTIVATED users may not.',
   values: { ACTIVE: { value: 'active' }, SUSPENDED: { value: 'suspended' }, DEACTIVATED: { value: 'deactivated' } } as const,
 });
 
 /** idgraph's mirror of an identity user; id is the provider's user id. A federation entity. */
 export const UserRef = builder.prismaObject('User', {
+  description: 'A person with an account. Contact details are shown only to themself, to whoever manages members of a tenant they are in, and to realm admins. A federation entity.',
   interfaces: [NodeRef],
   fields: (t) => ({
     id: t.exposeID('id'),
@@ -53,12 +62,14 @@ builder.asEntity(UserRef, {
 
 type User = import('../generated/prisma/client.js').User;
 const UpdateUserStatusInput = builder.inputType('UpdateUserStatusInput', {
+  description: 'The user and their new status.',
   fields: (t) => ({ userId: t.id({ required: true }), status: t.field({ type: UserStatus, required: true }) }),
 });
 
 builder.mutationField('updateUserStatus', (t) =>
   t.field({
     type: builder.objectRef<{ user: User }>('UpdateUserStatusPayload').implement({
+      description: 'The user after the change.',
       fields: (f) => ({ user: f.expose('user', { type: UserRef }) }),
     }),
     description:

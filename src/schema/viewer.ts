@@ -1,11 +1,7 @@
 import { MfaFactorRef } from './auth.js';
 import { builder } from './builder.js';
 import { IdentityRef } from './identity.js';
-import { SessionRef } from './session.js';
-
-const AuthenticatorAssuranceLevel = builder.enumType('AuthenticatorAssuranceLevel', {
-  values: { AAL1: { value: 'aal1' }, AAL2: { value: 'aal2' } } as const,
-});
+import { AuthenticatorAssuranceLevel, SessionRef } from './session.js';
 
 const ViewerRef = builder.objectRef<NonNullable<import('../auth/viewer.js').Viewer>>('Viewer').implement({
   description: 'The caller, as their access token describes them.',
@@ -29,7 +25,11 @@ const ViewerRef = builder.objectRef<NonNullable<import('../auth/viewer.js').View
           ? ctx.prisma.tenant.findFirst({ ...query, where: { id: viewer.tenantId, deletedAt: null, memberships: { some: { userId: viewer.userId } } } })
           : null,
     }),
-    role: t.exposeString('tenantRole', { nullable: true, description: 'The viewer’s role in the active tenant (tenant_role).' }),
+    tenantRoleClaim: t.exposeString('tenantRole', {
+      nullable: true,
+      description:
+        'The tenant_role claim of the access token: the role name in the active tenant when the token was minted (it changes on the next refresh). The current role is memberships { role }.',
+    }),
     memberships: t.prismaField({
       type: ['Membership'],
       description: 'The tenants the viewer belongs to, with their role in each (an API key sees only its own tenant).',

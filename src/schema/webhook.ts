@@ -1,14 +1,22 @@
 import type { Outbox, WebhookEndpoint } from '../generated/prisma/client.js';
 import { builder } from './builder.js';
 import { NodeRef } from './node.js';
+import { connectionType, fromListing } from './connections.js';
+import { TenantRef } from './tenant.js';
 
 export const WebhookEndpointRef = builder.prismaObject('WebhookEndpoint', {
   interfaces: [NodeRef],
   description:
-    "Where events are POSTed, signed per Standard Webhooks (webhook-id is the event id, to de-duplicate). A tenant's endpoint gets the tenant's events; a realm-wide one (tenantId null) every event of the realm.",
+    "Where events are POSTed, signed per Standard Webhooks (webhook-id is the event id, to de-duplicate). A tenant's endpoint gets the tenant's events; a realm-wide one (no tenant) every event of the realm.",
   fields: (t) => ({
     id: t.exposeID('id'),
-    tenantId: t.exposeID('tenantId', { nullable: true, description: 'Null for a realm-wide endpoint.' }),
+    tenant: t.field({
+      type: TenantRef,
+      nullable: true,
+      description: 'The tenant whose events it gets; null for a realm-wide endpoint.',
+      resolve: (endpoint, _args, ctx) => (endpoint.tenantId ? ctx.services.references.tenant(ctx.caller, endpoint.tenantId) : null),
+    }),
+    realmWide: t.boolean({ description: 'Whether it gets every event of the realm (no tenant).', resolve: (endpoint) => endpoint.tenantId === null }),
     url: t.exposeString('url'),
     eventTypes: t.exposeStringList('eventTypes', { description: 'Event types or families (user.*) delivered; empty: every type.' }),
     enabled: t.exposeBoolean('enabled'),
@@ -20,6 +28,7 @@ export const WebhookEndpointRef = builder.prismaObject('WebhookEndpoint', {
 });
 
 const WebhookDeliveryStatus = builder.enumType('WebhookDeliveryStatus', {
+  description: 'Where a delivery stands.',
   values: {
     PENDING: { value: 'pending', description: 'Waiting for its first attempt or for a retry.' },
     SENT: { value: 'sent', description: 'The endpoint answered 2xx.' },
@@ -47,6 +56,7 @@ const WebhookDeliveryRef = builder.prismaObject('Outbox', {
 });
 
 const CreateWebhookEndpointInput = builder.inputType('CreateWebhookEndpointInput', {
+  description: 'Where to POST events, and which events.',
   fields: (t) => ({
     tenantId: t.id({ required: false, description: "The tenant whose events it gets (webhooks:manage there); omitted: every event of the realm (realm admins)." }),
     url: t.string({ required: true, description: 'https, at most 2048 characters, no credentials; its host must resolve to public addresses.' }),
@@ -54,6 +64,7 @@ const CreateWebhookEndpointInput = builder.inputType('CreateWebhookEndpointInput
   }),
 });
 const UpdateWebhookEndpointInput = builder.inputType('UpdateWebhookEndpointInput', {
+  description: 'The endpoint and what to change (omitted fields stay).',
   fields: (t) => ({
     endpointId: t.id({ required: true }),
     url: t.string({ required: false }),
@@ -61,11 +72,12 @@ const UpdateWebhookEndpointInput = builder.inputType('UpdateWebhookEndpointInput
     enabled: t.boolean({ required: false, description: 'Enabling it again clears disabledReason and the failure count.' }),
   }),
 });
-const WebhookEndpointIdInput = builder.inputType('WebhookEndpointIdInput', { fields: (t) => ({ endpointId: t.id({ required: true }) }) });
-const ReplayWebhookDeliveryInput = builder.inputType('ReplayWebhookDeliveryInput', { fields: (t) => ({ deliveryId: t.id({ required: true }) }) });
+const WebhookEndpointIdInput = builder.inputType('WebhookEndpointIdInput', { description: 'A webhook endpoint, by id.', fields: (t) => ({ endpointId: t.id({ required: true }) }) });
+const ReplayWebhookDeliveryInput = builder.inputType('ReplayWebhookDeliveryInput', { description: 'The delivery to send again.', fields: (t) => ({ deliveryId: t.id({ required: true }) }) });
 
-const endpointWithSecret = (name: string, secretDescription: string) =>
+const endpointWithSecret = (name: string, description: string, secretDescription: string) =>
   builder.objectRef<{ endpoint: WebhookEndpoint; secret: string }>(name).implement({
+    description,
     fields: (t) => ({
       endpoint: t.field({ type: WebhookEndpointRef, resolve: (p) => p.endpoint }),
       secret: t.exposeString('secret', { description: secretDescription }),
@@ -73,35 +85,49 @@ const endpointWithSecret = (name: string, secretDescription: string) =>
   });
 const CreateWebhookEndpointPayload = endpointWithSecret(
   'CreateWebhookEndpointPayload',
+  'The new endpoint and its signing secret, shown once.',
   'The signing secret (whsec_…), for the receiver to verify webhook-signature with. Shown this once.',
 );
 const RotateWebhookSecretPayload = endpointWithSecret(
   'RotateWebhookSecretPayload',
+  'The endpoint and its new signing secret, shown once.',
   'The new signing secret, shown this once; deliveries are signed with it from now on, and no longer with the previous one.',
 );
 const ReplayWebhookDeliveryPayload = builder.objectRef<Outbox>('ReplayWebhookDeliveryPayload').implement({
+  description: 'The delivery, pending again.',
   fields: (t) => ({ delivery: t.field({ type: WebhookDeliveryRef, resolve: (delivery) => delivery }) }),
 });
 const WebhookEndpointPayload = builder.objectRef<WebhookEndpoint>('WebhookEndpointPayload').implement({
+  description: 'The endpoint after the change.',
   fields: (t) => ({ endpoint: t.field({ type: WebhookEndpointRef, resolve: (endpoint) => endpoint }) }),
 });
 
+const WebhookEndpointConnection = connectionType(WebhookEndpointRef, 'WebhookEndpoint');
+const WebhookDeliveryConnection = connectionType(WebhookDeliveryRef, 'WebhookDelivery');
+
 builder.queryFields((t) => ({
-  webhookEndpoints: t.prismaConnection({
-    type: 'WebhookEndpoint',
-    cursor: 'id',
-    description: "A tenant's webhook endpoints (webhooks:manage); without tenantId, the realm-wide ones (realm admins).",
-    args: { tenantId: t.arg.id({ required: false }) },
-    resolve: (query, _root, { tenantId }, ctx) =>
-      ctx.services.webhooks.listEndpoints({ tenantId: tenantId == null ? null : String(tenantId) }, ctx.caller, query),
-  }),
-  webhookDeliveries: t.prismaConnection({
-    type: 'Outbox',
-    cursor: 'id',
-    description: "An endpoint's deliveries, newest first (who may manage the endpoint).",
-    args: { endpointId: t.arg.id({ required: true }) },
-    resolve: (query, _root, { endpointId }, ctx) => ctx.services.webhooks.listDeliveries({ endpointId: String(endpointId) }, ctx.caller, query),
-  }),
+  webhookEndpoints: t.prismaConnection(
+    {
+      type: 'WebhookEndpoint',
+      cursor: 'id',
+      description: "A tenant's webhook endpoints (webhooks:manage); without tenantId, the realm-wide ones (realm admins).",
+      args: { tenantId: t.arg.id({ required: false }) },
+      ...fromListing(({ tenantId }: { tenantId?: string | number | null }, ctx) =>
+        ctx.services.webhooks.listEndpoints({ tenantId: tenantId == null ? null : String(tenantId) }, ctx.caller),
+      ),
+    },
+    WebhookEndpointConnection,
+  ),
+  webhookDeliveries: t.prismaConnection(
+    {
+      type: 'Outbox',
+      cursor: 'id',
+      description: "An endpoint's deliveries, newest first (who may manage the endpoint).",
+      args: { endpointId: t.arg.id({ required: true }) },
+      ...fromListing(({ endpointId }: { endpointId: string | number }, ctx) => ctx.services.webhooks.listDeliveries({ endpointId: String(endpointId) }, ctx.caller)),
+    },
+    WebhookDeliveryConnection,
+  ),
 }));
 
 builder.mutationFields((t) => ({

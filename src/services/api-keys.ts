@@ -94,10 +94,14 @@ export function createApiKeyService({ db, events, access, clock, authenticator, 
     },
 
     /** The tenant's keys, newest first, revoked ones included (for audit). */
-    async listApiKeys<Q extends Omit<Prisma.ApiKeyFindManyArgs, 'where' | 'orderBy'>>(input: { tenantId: string; query: Q }, caller: Caller) {
+    async listApiKeys(input: { tenantId: string }, caller: Caller) {
       const { tenantId } = parseInput(listInputSchema, { tenantId: input.tenantId });
       await access.tenantAccess(caller, tenantId, 'apikeys:manage');
-      return db.apiKey.findMany({ ...input.query, where: { tenantId }, orderBy: [{ createdAt: 'desc' }, { id: 'desc' }] });
+      return {
+        page: <Q extends Omit<Prisma.ApiKeyFindManyArgs, 'where' | 'orderBy'>>(query: Q) =>
+          db.apiKey.findMany({ ...query, where: { tenantId }, orderBy: [{ createdAt: 'desc' }, { id: 'desc' }] }),
+        count: () => db.apiKey.count({ where: { tenantId } }),
+      };
     },
 
     /** Revokes a key at once on this replica (and within the cache window on others). */

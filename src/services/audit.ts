@@ -22,6 +22,8 @@ export interface AuditEventRow {
 
 export interface AuditEventPage {
   edges: Array<{ cursor: string; node: AuditEventRow }>;
+  /** The events of the scope and filter across every page; counted only when called. */
+  totalCount: () => Promise<number>;
   pageInfo: { hasNextPage: boolean; hasPreviousPage: boolean; startCursor: string | null; endCursor: string | null };
 }
 
@@ -51,7 +53,7 @@ const auditEventsInput = z
       .object({
         tenantId: fields.uuid.nullish(),
         actorId: fields.uuid.nullish(),
-        kinds: z
+        types: z
           .array(z.string().regex(/^[a-z][a-z0-9_]*(\.[a-z0-9_]+)+$/, 'must be event types such as tenant.created'))
           .max(50, 'must list at most 50 event types')
           .nullish(),
@@ -98,24 +100,30 @@ export function eventInScope(scope: AuditScope, filter: AuditFilter | null | und
     return false;
   }
   if (filter?.actorId && event.metadata?.actorId !== filter.actorId) return false;
-  if (filter?.kinds?.length && !filter.kinds.includes(event.type)) return false;
+  if (filter?.types?.length && !filter.types.includes(event.type)) return false;
   if (filter?.since && event.occurredAt < filter.since) return false;
   if (filter?.until && event.occurredAt >= filter.until) return false;
   return true;
+}
+
+/** The events of a scope that pass a filter, whatever the page. */
+function filterConditions(scope: AuditScope, filter: AuditFilter | null | undefined): Prisma.Sql[] {
+  const conditions = [scopeCondition(scope)];
+  if (filter?.actorId) conditions.push(Prisma.sql`metadata->>'actorId' = ${filter.actorId}`);
+  if (filter?.types?.length) conditions.push(Prisma.sql`type IN (${Prisma.join(filter.types)})`);
+  if (filter?.since) conditions.push(Prisma.sql`occurred_at >= ${filter.since}`);
+  if (filter?.until) conditions.push(Prisma.sql`occurred_at < ${filter.until}`);
+  return conditions;
 }
 
 /**
  * The SQL of one page, in one statement: position order (descending for
  * last/before, one row more than the page to tell whether another follows).
  * A tenant's page walks the (tenant_id, position) index; the realm's the
- * position index; kinds can use (type, position).
+ * position index; types can use (type, position).
  */
 export function auditEventsQuery(scope: AuditScope, { filter, after, before }: AuditEventsRequest, size: number, backward: boolean): Prisma.Sql {
-  const conditions = [scopeCondition(scope)];
-  if (filter?.actorId) conditions.push(Prisma.sql`metadata->>'actorId' = ${filter.actorId}`);
-  if (filter?.kinds?.length) conditions.push(Prisma.sql`type IN (${Prisma.join(filter.kinds)})`);
-  if (filter?.since) conditions.push(Prisma.sql`occurred_at >= ${filter.since}`);
-  if (filter?.until) conditions.push(Prisma.sql`occurred_at < ${filter.until}`);
+  const conditions = filterConditions(scope, filter);
   if (after) conditions.push(Prisma.sql`position > ${BigInt(after)}`);
   if (before) conditions.push(Prisma.sql`position < ${BigInt(before)}`);
   return Prisma.sql`
@@ -167,6 +175,11 @@ export function createAuditService({ db, access, realms }: { db: PrismaClient; a
       const edges = nodes.map((node) => ({ cursor: node.position.toString(), node }));
       return {
         edges,
+        totalCount: async () => {
+          const [{ count }] = await db.$queryRaw<[{ count: number }]>`
+            SELECT count(*)::int AS count FROM events WHERE ${Prisma.join(filterConditions(scope, request.filter), ' AND ')}`;
+          return count;
+        },
         pageInfo: {
           hasNextPage: backward ? Boolean(request.before) : more,
           hasPreviousPage: backward ? more : Boolean(request.after),

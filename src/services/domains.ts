@@ -130,10 +130,14 @@ export function createDomainService({ db, events, access, realms, clock, verifie
     },
 
     /** A tenant's domains, pending and verified, oldest claim first (domains:manage: pending claims are work in progress). */
-    async listDomains<Q extends Omit<Prisma.DomainFindManyArgs, 'where' | 'orderBy'>>(input: { tenantId: string }, caller: Caller, query: Q = {} as Q) {
+    async listDomains(input: { tenantId: string }, caller: Caller) {
       const { tenantId } = parseInput(listSchema, input);
       await access.tenantAccess(caller, tenantId, 'domains:manage');
-      return db.domain.findMany({ ...query, where: { tenantId }, orderBy: [{ createdAt: 'asc' }, { id: 'asc' }] });
+      return {
+        page: <Q extends Omit<Prisma.DomainFindManyArgs, 'where' | 'orderBy'>>(query: Q) =>
+          db.domain.findMany({ ...query, where: { tenantId }, orderBy: [{ createdAt: 'asc' }, { id: 'asc' }] }),
+        count: () => db.domain.count({ where: { tenantId } }),
+      };
     },
   };
 }

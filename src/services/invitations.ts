@@ -168,11 +168,7 @@ export function createInvitationService({ db, events, access, providerUser, noti
     },
 
     /** A tenant's invitations, newest first, for callers with invitations:manage there. */
-    async list<Q extends Omit<Prisma.InvitationFindManyArgs, 'where' | 'orderBy'>>(
-      input: { tenantId: string; status?: InvitationState | null },
-      query: Q,
-      caller: Caller,
-    ) {
+    async list(input: { tenantId: string; status?: InvitationState | null }, caller: Caller) {
       const { tenantId, status } = parseInput(listInput, input);
       await access.tenantAccess(caller, tenantId, 'invitations:manage');
       const now = new Date(clock());
@@ -182,11 +178,12 @@ export function createInvitationService({ db, events, access, providerUser, noti
         accepted: { status: 'accepted' },
         revoked: { status: 'revoked' },
       };
-      return db.invitation.findMany({
-        ...query,
-        where: { tenantId, ...(status ? byStatus[status] : {}) },
-        orderBy: [{ createdAt: 'desc' }, { id: 'desc' }],
-      });
+      const where: Prisma.InvitationWhereInput = { tenantId, ...(status ? byStatus[status] : {}) };
+      return {
+        page: <Q extends Omit<Prisma.InvitationFindManyArgs, 'where' | 'orderBy'>>(query: Q) =>
+          db.invitation.findMany({ ...query, where, orderBy: [{ createdAt: 'desc' }, { id: 'desc' }] }),
+        count: () => db.invitation.count({ where }),
+      };
     },
 
     /** Revokes a pending invitation (an expired one too: it then reads as revoked). */

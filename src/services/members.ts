@@ -65,9 +65,13 @@ export function createMemberService({ db, events, access, realms, provider, apiK
 
   return {
     /** tenant:read: the tenant's members with their roles. */
-    async list<Q extends Omit<Prisma.MembershipFindManyArgs, 'where'>>(caller: Caller, tenantId: string, query: Q) {
+    async list(caller: Caller, tenantId: string) {
       const { tenant } = await access.tenantAccess(caller, parseInput(fields.uuid, tenantId), 'tenant:read');
-      return db.membership.findMany({ ...query, where: { tenantId: tenant.id } });
+      const where = { tenantId: tenant.id };
+      return {
+        page: <Q extends Omit<Prisma.MembershipFindManyArgs, 'where'>>(query: Q) => db.membership.findMany({ ...query, where }),
+        count: () => db.membership.count({ where }),
+      };
     },
 
     /**

@@ -110,9 +110,12 @@ export function createOriginService({ db, events, access, realms, clock, cacheTt
 
   return {
     /** The realm's allowlist, for realm admins. */
-    async list<Q extends Omit<Prisma.OriginFindManyArgs, 'where' | 'orderBy'>>(query: Q, caller: Caller) {
+    async list(caller: Caller) {
       const realmId = await adminRealm(caller);
-      return db.origin.findMany({ ...query, where: { realmId }, orderBy: { host: 'asc' } });
+      return {
+        page: <Q extends Omit<Prisma.OriginFindManyArgs, 'where' | 'orderBy'>>(query: Q) => db.origin.findMany({ ...query, where: { realmId }, orderBy: { host: 'asc' } }),
+        count: () => db.origin.count({ where: { realmId } }),
+      };
     },
 
     /** Adds a host; adding one already on the list returns it and appends nothing. */

@@ -88,7 +88,7 @@ export function createTenantService({ db, events, access, realms, clock }: Tenan
 
   return {
     /** The tenants a caller may see: their own; every live tenant of the realm for realm admins. */
-    async list<Q extends Omit<Prisma.TenantFindManyArgs, 'where'>>(caller: Caller, filter: { name?: string | null }, query: Q) {
+    async list(caller: Caller, filter: { name?: string | null }) {
       const viewer = requireViewer(caller);
       const realmId = await realms.defaultRealmId();
       const name = filter.name?.trim();
@@ -97,10 +97,11 @@ export function createTenantService({ db, events, access, realms, clock }: Tenan
         : (await access.isRealmAdmin(viewer, realmId))
           ? {}
           : { memberships: { some: { userId: viewer.userId } } };
-      return db.tenant.findMany({
-        ...query,
-        where: { realmId, deletedAt: null, ...visible, ...(name ? { displayName: { contains: name, mode: 'insensitive' } } : {}) },
-      });
+      const where: Prisma.TenantWhereInput = { realmId, deletedAt: null, ...visible, ...(name ? { displayName: { contains: name, mode: 'insensitive' } } : {}) };
+      return {
+        page: <Q extends Omit<Prisma.TenantFindManyArgs, 'where'>>(query: Q) => db.tenant.findMany({ ...query, where }),
+        count: () => db.tenant.count({ where }),
+      };
     },
 
     async get<Q extends Omit<Prisma.TenantFindUniqueArgs, 'where'>>(caller: Caller, tenantId: string, query: Q) {

@@ -156,14 +156,15 @@ export function createWebhookService({ db, events, access, realms, config, secre
     },
 
     /** The endpoints of a tenant, or (realm admins, no tenantId) the realm-wide ones, oldest first. */
-    async listEndpoints<Q extends Omit<Prisma.WebhookEndpointFindManyArgs, 'where' | 'orderBy'>>(input: z.input<typeof listInput>, caller: Caller, query: Q = {} as Q) {
+    async listEndpoints(input: z.input<typeof listInput>, caller: Caller) {
       const { tenantId } = parseInput(listInput, input);
       const scope = await authorize(caller, tenantId ?? null);
-      return db.webhookEndpoint.findMany({
-        ...query,
-        where: { realmId: scope.realmId, tenantId: scope.tenantId },
-        orderBy: [{ createdAt: 'asc' }, { id: 'asc' }],
-      });
+      const where = { realmId: scope.realmId, tenantId: scope.tenantId };
+      return {
+        page: <Q extends Omit<Prisma.WebhookEndpointFindManyArgs, 'where' | 'orderBy'>>(query: Q) =>
+          db.webhookEndpoint.findMany({ ...query, where, orderBy: [{ createdAt: 'asc' }, { id: 'asc' }] }),
+        count: () => db.webhookEndpoint.count({ where }),
+      };
     },
 
     /** Changes the URL, the event types or whether it is enabled; enabling it again clears why it was disabled. */
@@ -217,14 +218,15 @@ export function createWebhookService({ db, events, access, realms, config, secre
     },
 
     /** The endpoint's deliveries (its outbox rows), newest first. */
-    async listDeliveries<Q extends Omit<Prisma.OutboxFindManyArgs, 'where' | 'orderBy'>>(input: z.input<typeof endpointId>, caller: Caller, query: Q = {} as Q) {
+    async listDeliveries(input: z.input<typeof endpointId>, caller: Caller) {
       const { endpointId: id } = parseInput(endpointId, input);
       const endpoint = await manageable(caller, id);
-      return db.outbox.findMany({
-        ...query,
-        where: { destination: webhookDestination(endpoint.id) },
-        orderBy: [{ createdAt: 'desc' }, { id: 'desc' }],
-      });
+      const where = { destination: webhookDestination(endpoint.id) };
+      return {
+        page: <Q extends Omit<Prisma.OutboxFindManyArgs, 'where' | 'orderBy'>>(query: Q) =>
+          db.outbox.findMany({ ...query, where, orderBy: [{ createdAt: 'desc' }, { id: 'desc' }] }),
+        count: () => db.outbox.count({ where }),
+      };
     },
 
     /**

@@ -182,7 +182,7 @@ describe('exchangeApiKey: platform tokens', () => {
     const body = await exchange(key);
     expect(body.errors).toBeUndefined();
     const { accessToken, expiresIn, tokenType } = body.data!.exchangeApiKey;
-    expect({ expiresIn, tokenType }).toEqual({ expiresIn: 300, tokenType: 'bearer' });
+    expect({ expiresIn, tokenType }).toEqual({ expiresIn: 300, tokenType: 'BEARER' });
     const userClaims = claimsOf(owner.accessToken);
     const claims = claimsOf(accessToken);
     expect(claims).toMatchObject({

@@ -82,7 +82,10 @@ describe('row-level security', () => {
     const members = t.app.services.members;
     const list = members.list;
     // The defect simulated: the service reads memberships with no tenant condition at all.
-    members.list = ((_caller: unknown, _tenantId: string, query: object) => t.app.db.prisma.membership.findMany(query as never)) as typeof list;
+    members.list = (async () => ({
+      page: (query: object) => t.app.db.prisma.membership.findMany(query as never),
+      count: () => t.app.db.prisma.membership.count(),
+    })) as unknown as typeof list;
     try {
       const { body } = await t.execute(MembersDocument, { tenantId: aliceTenant, first: 50 }, alice.headers);
       const userIds = body.data!.members.edges.map((e) => e.node.user.id);

@@ -38,7 +38,7 @@ beforeAll(async () => {
   filters = [
     ['none', undefined],
     ['actor', { actorId: u1.userId }],
-    ['kinds', { kinds: ['scope.tenant', 'user.signed_up'] }],
+    ['types', { types: ['scope.tenant', 'user.signed_up'] }],
     ['since', { since: new Date(Date.UTC(2021, 0, 1)) }],
     ['until', { until: new Date(Date.UTC(2021, 0, 1)) }],
   ];

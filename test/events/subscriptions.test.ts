@@ -64,13 +64,13 @@ describe('auditEvents subscription', () => {
   it('resumes from the query’s endCursor with every later event once, in order, across the hand-over and a reconnection', async () => {
     const kind = 'test.resumed';
     await appendEvents(t, 8, { type: kind, realmId });
-    const { body } = await t.execute(AuditEventsDocument, { last: 5, filter: { kinds: [kind] } }, admin.headers);
+    const { body } = await t.execute(AuditEventsDocument, { last: 5, filter: { types: [kind] } }, admin.headers);
     const endCursor = body.data!.auditEvents.pageInfo.endCursor!;
     expect(body.data!.auditEvents.edges).toHaveLength(5);
 
     // Writes go on while the subscription replays and switches to live.
     const writing = appendEvents(t, 30, { type: kind, realmId });
-    const first = subscribeWs<Edge>(client(bearer(admin)), AUDIT, { after: endCursor, filter: { kinds: [kind] } }, 'auditEvents');
+    const first = subscribeWs<Edge>(client(bearer(admin)), AUDIT, { after: endCursor, filter: { types: [kind] } }, 'auditEvents');
     await writing;
     await appendEvents(t, 5, { type: kind, realmId });
     const expected = await positionsOf(kind, BigInt(endCursor));
@@ -83,7 +83,7 @@ describe('auditEvents subscription', () => {
 
     const last = first.items.at(-1)!.cursor;
     await appendEvents(t, 20, { type: kind, realmId });
-    const second = subscribeWs<Edge>(client(bearer(admin)), AUDIT, { after: last, filter: { kinds: [kind] } }, 'auditEvents');
+    const second = subscribeWs<Edge>(client(bearer(admin)), AUDIT, { after: last, filter: { types: [kind] } }, 'auditEvents');
     await second.waitForItems(20);
     // One more, live: had anything come twice, it would sit before this one.
     await appendEvents(t, 1, { type: kind, realmId });
@@ -94,7 +94,7 @@ describe('auditEvents subscription', () => {
 
   it('streams live without a cursor, and over SSE with one', async () => {
     const kind = 'test.live';
-    const live = subscribeWs<Edge>(client(bearer(admin)), AUDIT, { filter: { kinds: [kind] } }, 'auditEvents');
+    const live = subscribeWs<Edge>(client(bearer(admin)), AUDIT, { filter: { types: [kind] } }, 'auditEvents');
     // Started live: the events written before it is registered are not its; keep writing until one arrives.
     for (let i = 0; i < 50 && live.items.length === 0; i++) {
       await appendEvents(t, 1, { type: kind, realmId });
@@ -106,7 +106,7 @@ describe('auditEvents subscription', () => {
     await live.waitForItems(after.length);
     expect(live.items.map((e) => e.cursor)).toEqual(after);
 
-    const sse = subscribeSse<Edge>(t, AUDIT, { after: firstSeen, filter: { kinds: [kind] } }, 'auditEvents', { authorization: bearer(admin) });
+    const sse = subscribeSse<Edge>(t, AUDIT, { after: firstSeen, filter: { types: [kind] } }, 'auditEvents', { authorization: bearer(admin) });
     await appendEvents(t, 2, { type: kind, realmId });
     const expected = await positionsOf(kind, BigInt(firstSeen));
     await sse.waitForItems(expected.length);
@@ -121,8 +121,8 @@ describe('auditEvents subscription', () => {
     const { body } = await t.execute(CreateApiKeyDocument, { input: { tenantId: tenantA, displayName: 'audit feed', scopes: ['audit:read'] } }, owner.headers);
     const key = body.data!.createApiKey.key;
 
-    const byAuditor = subscribeWs<Edge>(client(bearer(auditor)), AUDIT, { after: '0', filter: { tenantId: tenantA, kinds: [kind] } }, 'auditEvents');
-    const byKey = subscribeWs<Edge>(client(`ApiKey ${key}`), AUDIT, { after: '0', filter: { tenantId: tenantA, kinds: [kind] } }, 'auditEvents');
+    const byAuditor = subscribeWs<Edge>(client(bearer(auditor)), AUDIT, { after: '0', filter: { tenantId: tenantA, types: [kind] } }, 'auditEvents');
+    const byKey = subscribeWs<Edge>(client(`ApiKey ${key}`), AUDIT, { after: '0', filter: { tenantId: tenantA, types: [kind] } }, 'auditEvents');
     await appendEvents(t, 2, { type: kind, realmId, tenantId: tenantB });
     await appendEvents(t, 2, { type: kind, realmId, tenantId: tenantA });
     await appendEvents(t, 1, { type: kind, realmId });
@@ -166,7 +166,7 @@ describe('auditEvents subscription', () => {
     for (const user of [signsOut, suspended, demoted]) await seedMember(t, tenantA, user.userId, 'auditor');
     await appendEvents(t, 1, { type: 'test.standing', realmId, tenantId: tenantA });
     const streams = [signsOut, suspended, demoted].map((user) =>
-      subscribeWs<Edge>(client(bearer(user)), AUDIT, { after: '0', filter: { tenantId: tenantA, kinds: ['test.standing'] } }, 'auditEvents'),
+      subscribeWs<Edge>(client(bearer(user)), AUDIT, { after: '0', filter: { tenantId: tenantA, types: ['test.standing'] } }, 'auditEvents'),
     );
     // Each is streaming (it got the event) before its standing changes.
     await Promise.all(streams.map((s) => s.waitForItems(1)));
@@ -236,7 +236,7 @@ describe('a subscriber that falls behind', () => {
     const c = wsClient(small, bearer(smallAdmin));
     clients.push(c);
     const [ping] = await appendEvents(small, 1, { type: kind, realmId: smallRealm });
-    const stream = subscribeWs<Edge>(c, AUDIT, { after: (ping! - 1n).toString(), filter: { kinds: [kind] } }, 'auditEvents');
+    const stream = subscribeWs<Edge>(c, AUDIT, { after: (ping! - 1n).toString(), filter: { types: [kind] } }, 'auditEvents');
     await stream.waitForItems(1);
     // Live from here on (the replay of one event is over); more than the buffer arrives in one batch.
     for (let i = 0; i < 3 && !stream.isEnded(); i++) {
@@ -249,7 +249,7 @@ describe('a subscriber that falls behind', () => {
     expect(errors[0]!.extensions!.reason).toBe('resume_from_cursor');
     expect(resumeFrom).toBe(stream.items.at(-1)!.cursor);
 
-    const resumed = subscribeWs<Edge>(c, AUDIT, { after: resumeFrom, filter: { kinds: [kind] } }, 'auditEvents');
+    const resumed = subscribeWs<Edge>(c, AUDIT, { after: resumeFrom, filter: { types: [kind] } }, 'auditEvents');
     const rows = await small.app.db.prisma.event.findMany({ where: { type: kind, position: { gt: BigInt(resumeFrom) } }, orderBy: { position: 'asc' } });
     await resumed.waitForItems(rows.length);
     expect(resumed.items.map((e) => e.cursor)).toEqual(rows.map((r) => r.position.toString()));
@@ -273,7 +273,7 @@ describe.runIf(testDatabaseKind === 'postgres')('across replicas', () => {
       const registration = await b.app.services.eventLogTail.subscribe((events) => seenByTail.push(...events.filter((e) => e.type === kind).map((e) => e.id)));
       const c = wsClient(b, bearer(adminOnA));
       clients.push(c);
-      const stream = subscribeWs<Edge>(c, AUDIT, { after: registration.position.toString(), filter: { kinds: [kind] } }, 'auditEvents');
+      const stream = subscribeWs<Edge>(c, AUDIT, { after: registration.position.toString(), filter: { types: [kind] } }, 'auditEvents');
       await appendEvents(a, 3, { type: kind, realmId: bRealm });
       await stream.waitForItems(3);
       await waitUntil(() => seenByTail.length === 3, () => `B's tail saw ${seenByTail.length} of 3`);
@@ -295,7 +295,7 @@ describe('shutting down', () => {
     const appAdmin = await signInRealmAdmin(app);
     const appRealm = await app.app.services.realms.defaultRealmId();
     const [first] = await appendEvents(app, 1, { type: 'test.shutdown', realmId: appRealm });
-    const sse = subscribeSse<Edge>(app, AUDIT, { after: (first! - 1n).toString(), filter: { kinds: ['test.shutdown'] } }, 'auditEvents', {
+    const sse = subscribeSse<Edge>(app, AUDIT, { after: (first! - 1n).toString(), filter: { types: ['test.shutdown'] } }, 'auditEvents', {
       authorization: bearer(appAdmin),
     });
     await sse.waitForItems(1);

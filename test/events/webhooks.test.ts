@@ -170,7 +170,7 @@ describe('delivery', () => {
     const tenantId = (await seedTenant(t, outsider.userId)).id;
     const at = path('realm');
     const created = await createEndpoint(admin, { url: `http://127.0.0.1:${port}${at}`, eventTypes: ['tenant.updated'] });
-    expect(created.endpoint.tenantId).toBeNull();
+    expect(created.endpoint).toMatchObject({ tenant: null, realmWide: true });
     await renameTenant(outsider, tenantId);
     await vi.waitFor(() => expect(receiver.at(at)).toHaveLength(1), { timeout: 10_000 });
     expect(verify(created.secret, receiver.at(at)[0]!)).toMatchObject({ data: { tenantId } });

@@ -45,7 +45,7 @@ describe('GraphQL authentication through GoTrue', () => {
 
   it('signUp returns GoTrue\'s session, mirrors the user and records user.signed_up', async () => {
     const { email, payload } = await signedUp();
-    expect(payload.session).toMatchObject({ tokenType: 'bearer', expiresIn: 3600 });
+    expect(payload.session).toMatchObject({ tokenType: 'BEARER', expiresIn: 3600 });
     expect(payload.user).toMatchObject({ email, status: 'ACTIVE' });
     expect(claimsOf(payload.session!.accessToken).iss).toBe('http://localhost:4000/auth/v1');
     const events = await t.app.db.prisma.event.findMany({ where: { aggregateId: payload.user!.id } });

@@ -21,7 +21,7 @@ async function signedUp() {
 describe('GraphQL authentication: signUp, signIn, refreshSession, signOut', () => {
   it('signUp returns a session, mirrors the user and records user.signed_up', async () => {
     const { email, payload } = await signedUp();
-    expect(payload.session).toMatchObject({ tokenType: 'bearer', expiresIn: 3600 });
+    expect(payload.session).toMatchObject({ tokenType: 'BEARER', expiresIn: 3600 });
     expect(payload.user).toMatchObject({ email, status: 'ACTIVE', phone: null });
     expect(payload.tenants).toEqual([]);
     expect(payload.mfa).toEqual({ required: false, challengeFactors: [] });

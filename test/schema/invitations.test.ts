@@ -98,7 +98,7 @@ describe('createInvitation', () => {
 
     expect(created.delivered).toBe(true);
     expect(created.token).toMatch(/^[A-Za-z0-9_-]{43}$/);
-    expect(created.invitation).toMatchObject({ email, status: 'PENDING', invitedById: owner.userId, role: { name: 'member' } });
+    expect(created.invitation).toMatchObject({ email, status: 'PENDING', invitedBy: { id: owner.userId }, role: { name: 'member' } });
     const expiresAt = Date.parse(created.invitation.expiresAt);
     expect(expiresAt).toBeGreaterThanOrEqual(before + 7 * DAY_MS);
     expect(expiresAt).toBeLessThanOrEqual(after + 7 * DAY_MS);
@@ -128,9 +128,9 @@ describe('createInvitation', () => {
     const byInviter = await invite(inviter, { expiresInDays: 30, role: 'reader' });
     expect(Date.parse(byInviter.invitation.expiresAt)).toBeGreaterThanOrEqual(before + 30 * DAY_MS);
     expect(Date.parse(byInviter.invitation.expiresAt)).toBeLessThan(before + 31 * DAY_MS);
-    expect(byInviter.invitation).toMatchObject({ role: { name: 'reader' }, invitedById: inviter.userId });
+    expect(byInviter.invitation).toMatchObject({ role: { name: 'reader' }, invitedBy: { id: inviter.userId } });
     const byAdmin = await invite(admin, { expiresInDays: 1 });
-    expect(byAdmin.invitation.invitedById).toBe(admin.userId);
+    expect(byAdmin.invitation.invitedBy?.id).toBe(admin.userId);
   });
 
   it('a second invitation for a pending address replaces the first (revoked, with an event)', async () => {
@@ -243,8 +243,8 @@ describe('invitations', () => {
     const statements = await t.countStatements(async () => {
       all = await t.execute(InvitationsDocument, { tenantId: listTenantId }, owner.headers);
     });
-    // The viewer check, the access decision, then one query for the page with its roles: no N+1.
-    expect(statements).toBe(3);
+    // The viewer check, the access decision, one query for the page with its roles, one for its inviters: no N+1.
+    expect(statements).toBe(4);
     expect(all.body.errors).toBeUndefined();
     expect(all.body.data!.invitations.edges.map((e) => e.node.id)).toEqual(created.map((c) => c.invitation.id).reverse());
 
@@ -289,7 +289,7 @@ describe('invitations', () => {
   it('the Invitation type has no field for the token or its hash', async () => {
     const { body } = await t.execute(InvitationTypeFieldsDocument);
     const names = body.data!.__type!.fields!.map((f) => f.name);
-    expect(names).toEqual(expect.arrayContaining(['id', 'email', 'role', 'status', 'expiresAt', 'createdAt', 'invitedById']));
+    expect(names).toEqual(expect.arrayContaining(['id', 'email', 'role', 'status', 'expiresAt', 'createdAt', 'invitedBy']));
     expect(names.filter((n) => /token|hash/i.test(n))).toEqual([]);
   });
 });

@@ -35,7 +35,7 @@ describe('tenant-scoped tokens', () => {
     const claims = claimsOf(body.data!.signIn.session!.accessToken);
     expect(claims).toMatchObject({ tenant_id: tenants[0]!.id, tenant_role: 'owner' });
     const viewer = await t.execute(ViewerTenantDocument, {}, bearer(body.data!.signIn.session!.accessToken));
-    expect(viewer.body.data?.viewer).toMatchObject({ role: 'owner', activeTenant: { id: tenants[0]!.id, displayName: 'Solo' } });
+    expect(viewer.body.data?.viewer).toMatchObject({ tenantRoleClaim: 'owner', activeTenant: { id: tenants[0]!.id, displayName: 'Solo' } });
   });
 
   it('a user in several tenants gets the list and no tenant claims, or the one asked for', async () => {

@@ -73,7 +73,7 @@ describe('tenants and tenant(id)', () => {
     const ids = all.body.data!.tenants.edges.map((e) => e.node.id);
     expect(ids).toContain(mine.id);
     expect(ids.length).toBeGreaterThan(2);
-    const filtered = await t.execute(TenantsDocument, { first: 50, filter: { name: 'BAKERY' } }, admin.headers);
+    const filtered = await t.execute(TenantsDocument, { first: 50, filter: { displayName: 'BAKERY' } }, admin.headers);
     expect(filtered.body.data!.tenants.edges.map((e) => e.node.displayName)).toEqual(['Bob Bakery']);
     expect(errorCode((await t.execute(TenantsDocument, { first: 5 })).body)).toBe('unauthenticated');
   });

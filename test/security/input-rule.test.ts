@@ -54,8 +54,8 @@ describe('GraphQL: strings', () => {
     ['signIn email', 'mutation($i: SignInInput!) { signIn(input: $i) { user { id } } }', (bad) => ({ i: { email: `${bad}@example.com`, password: 'x' } }), {}],
     ['createTenant displayName', 'mutation($i: CreateTenantInput!) { createTenant(input: $i) { tenant { id } } }', (bad) => ({ i: { displayName: bad } })],
     ['adminSearch q', 'query($q: String!) { adminSearch(q: $q) { id } }', (bad) => ({ q: bad })],
-    ['tenants filter', 'query($n: String) { tenants(filter: { name: $n }) { edges { cursor } } }', (bad) => ({ n: bad })],
-    ['auditEvents kinds', 'query($k: [String!]) { auditEvents(filter: { kinds: $k }) { edges { cursor } } }', (bad) => ({ k: [bad] })],
+    ['tenants filter', 'query($n: String) { tenants(filter: { displayName: $n }) { edges { cursor } } }', (bad) => ({ n: bad })],
+    ['auditEvents types', 'query($k: [String!]) { auditEvents(filter: { types: $k }) { edges { cursor } } }', (bad) => ({ k: [bad] })],
     ['signUp metadata key', 'mutation($i: SignUpInput!) { signUp(input: $i) { user { id } } }', (bad) => ({ i: { email: uniqueEmail(), password: 'correct-horse-1', data: { [bad]: 1 } } }), {}],
   ];
   for (const [name, query, variables, headers] of cases) {
