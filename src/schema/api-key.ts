@@ -65,7 +65,7 @@ builder.queryField('apiKeys', (t) =>
       type: 'ApiKey',
       cursor: 'id',
       description: 'The API keys of a tenant, newest first (apikeys:manage).',
-      args: { tenantId: t.arg.id({ required: true }) },
+      args: { tenantId: t.arg.id({ required: true, description: 'The tenant.' }) },
       ...fromListing((args: { tenantId: string | number }, ctx) => ctx.services.apiKeys.listApiKeys({ tenantId: String(args.tenantId) }, ctx.caller)),
     },
     ApiKeyConnection,

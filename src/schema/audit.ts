@@ -71,7 +71,7 @@ builder.queryField('auditEvents', (t) =>
       type: AuditEventRef,
       description:
         'The event store in position order (first ≤ 100). Realm admins read the whole realm; with filter.tenantId, callers holding audit:read in that tenant read its events.',
-      args: { filter: t.arg({ type: AuditEventFilter, required: false }) },
+      args: { filter: t.arg({ type: AuditEventFilter, required: false, description: 'Which events; all the caller may read when omitted.' }) },
       resolve: (_root, { filter, ...page }, ctx) =>
         ctx.services.audit.auditEvents(
           { ...page, filter: filter && { ...filter, tenantId: idOf(filter.tenantId), actorId: idOf(filter.actorId) } },
@@ -88,8 +88,8 @@ builder.subscriptionField('auditEvents', (t) =>
     description:
       'The event store live, under the auditEvents query’s rule. With `after` (a cursor of the query’s edges or of this stream), first every event after it, then live, none missed or repeated. Ends with an error when the subscriber’s token is revoked or expires, their account is suspended or they lose the permission (checked every few seconds), or with subscription_overflow (extensions.cursor) when they fall too far behind.',
     args: {
-      filter: t.arg({ type: AuditEventFilter, required: false }),
-      after: t.arg.string({ required: false }),
+      filter: t.arg({ type: AuditEventFilter, required: false, description: 'Which events; as for the auditEvents query.' }),
+      after: t.arg.string({ required: false, description: 'The last cursor received: first every event after it, then live.' }),
     },
     subscribe: (_root, { filter, after }, ctx) =>
       ctx.services.eventStreams.auditEvents(

@@ -74,6 +74,10 @@ export const builder = new SchemaBuilder<{
     nodeQueryOptions: false,
     nodesQueryOptions: false,
     nodeTypeOptions: { description: 'An object with an id: any of them can be read back with node(id) or nodes(ids).' },
+    firstArgOptions: { description: 'The page size, counted from the start (or from `after`).' },
+    lastArgOptions: { description: 'The page size, counted from the end (or back from `before`).' },
+    afterArgOptions: { description: 'A cursor: the page starts after it.' },
+    beforeArgOptions: { description: 'A cursor: the page ends before it.' },
     pageInfoTypeOptions: { description: 'Where a page of a connection stands: cursors to resume from, and whether more pages follow.' },
   },
 });

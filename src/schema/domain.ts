@@ -70,7 +70,7 @@ builder.queryField('domains', (t) =>
       type: 'Domain',
       cursor: 'id',
       description: "A tenant's claimed and verified domains (domains:manage).",
-      args: { tenantId: t.arg.id({ required: true }) },
+      args: { tenantId: t.arg.id({ required: true, description: 'The tenant.' }) },
       ...fromListing(({ tenantId }: { tenantId: string | number }, ctx) => ctx.services.domains.listDomains({ tenantId: String(tenantId) }, ctx.caller)),
     },
     DomainConnection,

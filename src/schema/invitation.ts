@@ -82,8 +82,8 @@ builder.queryField('invitations', (t) =>
       cursor: 'id',
       description: 'A tenant’s invitations, newest first. Needs invitations:manage in the tenant.',
       args: {
-        tenantId: t.arg.id({ required: true }),
-        status: t.arg({ type: InvitationStatus, required: false }),
+        tenantId: t.arg.id({ required: true, description: 'The tenant.' }),
+        status: t.arg({ type: InvitationStatus, required: false, description: 'Only invitations in this state; all when omitted.' }),
       },
       ...fromListing((args: { tenantId: string | number; status?: InvitationState | null }, ctx) =>
         ctx.services.invitations.list({ tenantId: String(args.tenantId), status: args.status }, ctx.caller),

@@ -22,7 +22,7 @@ builder.queryField('members', (t) =>
       type: 'Membership',
       cursor: 'id',
       description: 'The members of a tenant (tenant:read).',
-      args: { tenantId: t.arg.id({ required: true }) },
+      args: { tenantId: t.arg.id({ required: true, description: 'The tenant.' }) },
       ...fromListing((args: { tenantId: string | number }, ctx) => ctx.services.members.list(ctx.caller, String(args.tenantId))),
     },
     MembershipConnection,

@@ -32,7 +32,7 @@ builder.queryFields((t) => ({
     nullable: true,
     description:
       'Any object by its id (a UUID). Null with not_found for an id of nothing the viewer may see, as its own query would answer; bad_request for an id that is no UUID.',
-    args: { id: t.arg.id({ required: true }) },
+    args: { id: t.arg.id({ required: true, description: 'The object’s id.' }) },
     resolve: async (_root, { id }, ctx, info) => {
       const [node] = await ctx.services.nodes.load(ctx.caller, [String(id)], selectionFor(ctx, info));
       if (!('row' in node!)) throw node;
@@ -43,7 +43,7 @@ builder.queryFields((t) => ({
     type: [NodeRef],
     nullable: { list: false, items: true },
     description: `Objects by their ids, in the order given (at most ${MAX_NODE_IDS}). Each id the viewer may not see is null with its own error entry, as for node(id).`,
-    args: { ids: t.arg.idList({ required: true }) },
+    args: { ids: t.arg.idList({ required: true, description: 'The objects’ ids; each answers in its place, null with an error entry when missing or hidden.' }) },
     complexity: (args) => ({ field: args.ids.length, multiplier: Math.max(1, args.ids.length) }),
     // An AppError in the list makes that item null, with an error at its own path.
     resolve: async (_root, { ids }, ctx, info) =>

@@ -74,7 +74,7 @@ builder.queryField('viewOtp', (t) =>
     type: 'Otp',
     nullable: true,
     description: "An OTP's metadata, for its issuer only. Anyone else gets null with not_found, as for an id that does not exist; the rest of the response stands.",
-    args: { id: t.arg.id({ required: true }) },
+    args: { id: t.arg.id({ required: true, description: 'The code’s id, as issueOtp returned it.' }) },
     resolve: (query, _root, { id }, ctx) => ctx.services.otp.viewOtp({ id: String(id) }, ctx.caller, query),
   }),
 );

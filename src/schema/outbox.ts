@@ -25,7 +25,7 @@ builder.queryField('outboxHealth', (t) =>
 builder.mutationField('replayFailedOutbox', (t) =>
   t.int({
     description: 'Makes the destination’s failed outbox rows pending again with fresh attempts; returns how many. Realm admins only.',
-    args: { destination: t.arg.string({ required: true }) },
+    args: { destination: t.arg.string({ required: true, description: 'A destination as outboxHealth names it: projection, or webhook:<endpoint id>.' }) },
     resolve: (_root, args, ctx) => ctx.services.outbox.replayFailed(args, ctx.caller),
   }),
 );

@@ -36,7 +36,7 @@ builder.subscriptionField('viewerSecurityEvents', (t) =>
     type: SecurityEventRef,
     description:
       'The signed-in user’s own account events, live (with `after`, first those after that cursor). Users in person only (not API keys); ends with the error code when the token is revoked or expires or the account is suspended.',
-    args: { after: t.arg.string({ required: false }) },
+    args: { after: t.arg.string({ required: false, description: 'The last cursor received: first every event after it, then live.' }) },
     subscribe: (_root, { after }, ctx) => ctx.services.eventStreams.viewerSecurityEvents({ after }, ctx.caller, ctx.reauthenticate),
     resolve: (item: EventStreamItem, _args, ctx) => {
       if ('end' in item) throw item.end;

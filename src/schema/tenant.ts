@@ -46,7 +46,7 @@ builder.queryFields((t) => ({
       type: 'Tenant',
       cursor: 'id',
       description: 'The viewer’s tenants; every tenant of the realm for realm admins.',
-      args: { filter: t.arg({ type: TenantFilter, required: false }) },
+      args: { filter: t.arg({ type: TenantFilter, required: false, description: 'Which tenants; all the caller may see when omitted.' }) },
       ...fromListing((args: { filter?: { displayName?: string | null } | null }, ctx) =>
         ctx.services.tenants.list(ctx.caller, { name: args.filter?.displayName }),
       ),
@@ -57,7 +57,7 @@ builder.queryFields((t) => ({
     type: 'Tenant',
     nullable: true,
     description: 'One tenant the viewer may see (tenant:read). Otherwise null, with not_found (forbidden or mfa_required for a member without the right); the rest of the response stands.',
-    args: { id: t.arg.id({ required: true }) },
+    args: { id: t.arg.id({ required: true, description: 'The tenant’s id.' }) },
     resolve: (query, _root, args, ctx) => ctx.services.tenants.get(ctx.caller, String(args.id), query),
   }),
 }));

@@ -111,7 +111,7 @@ builder.queryFields((t) => ({
       type: 'WebhookEndpoint',
       cursor: 'id',
       description: "A tenant's webhook endpoints (webhooks:manage); without tenantId, the realm-wide ones (realm admins).",
-      args: { tenantId: t.arg.id({ required: false }) },
+      args: { tenantId: t.arg.id({ required: false, description: 'The tenant; omitted: the realm-wide endpoints.' }) },
       ...fromListing(({ tenantId }: { tenantId?: string | number | null }, ctx) =>
         ctx.services.webhooks.listEndpoints({ tenantId: tenantId == null ? null : String(tenantId) }, ctx.caller),
       ),
@@ -123,7 +123,7 @@ builder.queryFields((t) => ({
       type: 'Outbox',
       cursor: 'id',
       description: "An endpoint's deliveries, newest first (who may manage the endpoint).",
-      args: { endpointId: t.arg.id({ required: true }) },
+      args: { endpointId: t.arg.id({ required: true, description: 'The endpoint.' }) },
       ...fromListing(({ endpointId }: { endpointId: string | number }, ctx) => ctx.services.webhooks.listDeliveries({ endpointId: String(endpointId) }, ctx.caller)),
     },
     WebhookDeliveryConnection,

@@ -34,6 +34,9 @@ describe('schema conventions', () => {
     const undocumented = (description: string | null | undefined) => !description?.trim();
     expect(operations.filter(({ field }) => undocumented(field.description)).map(({ name }) => name)).toEqual([]);
     expect(ownTypes.filter((type) => undocumented(type.description)).map((type) => type.name)).toEqual([]);
+    // Arguments too; a mutation's `input` is described by its input type.
+    const args = operations.flatMap(({ name, field }) => field.args.filter((arg) => arg.name !== 'input').map((arg) => ({ name: `${name}(${arg.name})`, arg })));
+    expect(args.filter(({ arg }) => undocumented(arg.description)).map(({ name }) => name)).toEqual([]);
   });
 
   it('every connection is <Node>Connection with <Node>Edge and a totalCount: Int!', () => {
