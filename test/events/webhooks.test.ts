@@ -137,7 +137,7 @@ describe('delivery', () => {
     const one = await createEndpoint(owner, { tenantId, url: `http://127.0.0.1:${port}${exact}`, eventTypes: ['tenant.updated'] });
     const all = await createEndpoint(owner, { tenantId, url: `http://127.0.0.1:${port}${family}`, eventTypes: ['tenant.*'] });
     expect(one.secret).toMatch(/^whsec_[A-Za-z0-9+/]{43}=$/);
-    expect(one.endpoint).toMatchObject({ tenantId, eventTypes: ['tenant.updated'], enabled: true, consecutiveFailures: 0 });
+    expect(one.endpoint).toMatchObject({ tenant: { id: tenantId }, realmWide: false, eventTypes: ['tenant.updated'], enabled: true, consecutiveFailures: 0 });
 
     await renameTenant(owner, tenantId);
     await reconfigureTenant(owner, tenantId);
