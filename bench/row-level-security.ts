@@ -109,6 +109,9 @@ async function main() {
       for (const c of cases) {
         // Alternate which goes first, so a load spike on a shared machine does not land on one side only.
         for (const which of round % 2 === 0 ? (['on', 'off'] as const) : (['off', 'on'] as const)) {
+          // The pool closes connections idle for 10 s, as each side's are during the other's turn: a new backend
+          // compiles the policy functions and plans its statements again, which steady traffic pays once.
+          await run(which, c, 1);
           const { result, serverMs, postgresMs } = await run(which, c, duration);
           const key = `${c.name}|${which}`;
           samples.set(key, [...(samples.get(key) ?? []), { rps: result.requests.average, p99: result.latency.p99, serverMs, postgresMs, non2xx: result.non2xx }]);
@@ -133,7 +136,7 @@ async function main() {
       '',
       'Run with `npm run bench:row-level-security` (PostgreSQL; `BENCH_DURATION`, `BENCH_ROUNDS`, `BENCH_CONNECTIONS`). Two idgraph',
       'processes on one database, `ROW_LEVEL_SECURITY` on and off, answer the same requests byte for byte; they take turns,',
-      `${rounds} rounds of ${duration} s per case and side after a 2 s warm-up, ${connections} connections; figures are the means.`,
+      `${rounds} rounds of ${duration} s per case and side after a 2 s warm-up (and 1 s right before each), ${connections} connections; figures are the means.`,
       'With it on, a statement on a tenant table in a caller’s operation runs as `idgraph_app` with the caller’s scope, set',
       'in the same round trip (set_config executed just before the statement, up to one Sync); the policies compute the',
       'scope’s tenants once per statement, whatever the number of tenant tables it names. CPU columns: ms per request of the',
