@@ -82,7 +82,7 @@ describe('auditEvents subscribers of one operation', () => {
     const executions = countExecutions(kind);
     try {
       const after = await newestCursor();
-      const subscribers = Array.from({ length: 6 }, () => subscribeWs<Edge>(client(admin), AUDIT, { after, filter: { kinds: [kind] } }, 'auditEvents'));
+      const subscribers = Array.from({ length: 6 }, () => subscribeWs<Edge>(client(admin), AUDIT, { after, filter: { types: [kind] } }, 'auditEvents'));
       await allLive(subscribers, executions, { type: kind });
       const positions = await appendEvents(t, 3, { type: kind, realmId, payload: { n: 1 } });
       for (const s of subscribers) {
@@ -108,7 +108,7 @@ describe('auditEvents subscribers of one operation', () => {
     const executions = countExecutions(kind);
     try {
       const after = await newestCursor();
-      const variables = { after, filter: { tenantId, kinds: [kind] } };
+      const variables = { after, filter: { tenantId, types: [kind] } };
       const subscribers = [admin, otherSession, auditor].map((user) => subscribeWs<Edge>(client(user), AUDIT, variables, 'auditEvents'));
       await allLive(subscribers, executions, { type: kind, tenantId });
       const positions = await appendEvents(t, 2, { type: kind, realmId, tenantId });
@@ -127,8 +127,8 @@ describe('auditEvents subscribers of one operation', () => {
     const executions = countExecutions(kind);
     try {
       const after = await newestCursor();
-      const narrow = subscribeWs<Edge>(client(admin), AUDIT, { after, filter: { kinds: [kind] } }, 'auditEvents');
-      const wide = subscribeWs<Edge>(client(admin), AUDIT, { after, filter: { kinds: [kind, 'test.other'] } }, 'auditEvents');
+      const narrow = subscribeWs<Edge>(client(admin), AUDIT, { after, filter: { types: [kind] } }, 'auditEvents');
+      const wide = subscribeWs<Edge>(client(admin), AUDIT, { after, filter: { types: [kind, 'test.other'] } }, 'auditEvents');
       await allLive([narrow, wide], executions, { type: kind });
       await appendEvents(t, 2, { type: kind, realmId });
       await narrow.waitForItems(3);
