@@ -14,6 +14,7 @@ let owner: SignedIn;
 let outsider: SignedIn;
 let tenantId: string;
 let otherTenantId: string;
+let endpointId: string;
 const members: SignedIn[] = [];
 
 // biome-ignore lint/suspicious/noExplicitAny: ad-hoc documents, the shapes are asserted field by field.
@@ -49,7 +50,7 @@ beforeAll(async () => {
   await t.app.db.prisma.invitation.create({
     data: { tenantId, email: uniqueEmail('invitee'), roleId: member.id, tokenHash: crypto.randomUUID(), invitedById: admin.userId, expiresAt: new Date(Date.now() + 86_400_000) },
   });
-  await t.app.db.prisma.webhookEndpoint.create({ data: { realmId, tenantId, url: 'https://hooks.example.com/a', secret: 'whsec_fixture', eventTypes: [] } });
+  endpointId = (await t.app.db.prisma.webhookEndpoint.create({ data: { realmId, tenantId, url: 'https://hooks.example.com/a', secret: 'whsec_fixture', eventTypes: [] } })).id;
 });
 afterAll(() => t.close());
 
@@ -63,6 +64,7 @@ const cases = () => [
   { field: 'apiKeys', args: `(tenantId: "${tenantId}")`, headers: owner.headers, total: 0 },
   { field: 'domains', args: `(tenantId: "${tenantId}")`, headers: owner.headers, total: 0 },
   { field: 'webhookEndpoints', args: `(tenantId: "${tenantId}")`, headers: owner.headers, total: 1 },
+  { field: 'webhookDeliveries', args: `(endpointId: "${endpointId}")`, headers: owner.headers, total: 0 },
   { field: 'origins', args: '', headers: admin.headers, total: 0 },
   { field: 'auditEvents', args: `(filter: { tenantId: "${tenantId}", types: ["invitation.created"] })`, headers: owner.headers, total: 3 },
 ];
