@@ -33,7 +33,9 @@ interface Loaders {
  * A gateway sends every representation of a query plan step in one request, so
  * the references of a request are gathered per type and read in one statement
  * that carries the visibility rule: rows the caller may not see never leave the
- * database. The loaders live as long as the caller object, which is the request's.
+ * database. The loaders live as long as the caller object, which is the request's,
+ * or a subscription's for as long as it streams: so they batch what one tick asks
+ * for and remember nothing, and every event of a stream reads visibility afresh.
  */
 export function createReferenceService({ db, access, realms }: ReferenceServiceDeps) {
   const perRequest = new WeakMap<Caller, Loaders>();
@@ -135,6 +137,7 @@ export function createReferenceService({ db, access, realms }: ReferenceServiceD
     return ids.map((id) => found.get(canonical(id) ?? '') ?? null);
   };
   const keyed = <T extends { id: string }>(rows: T[]) => rows.map((row): [string, T] => [row.id, row]);
+  const batchOnly = { cache: false } as const;
 
   function loadersOf(caller: Caller, viewer: Viewer): Loaders {
     let loaders = perRequest.get(caller);
@@ -145,12 +148,13 @@ export function createReferenceService({ db, access, realms }: ReferenceServiceD
         users: (include) => {
           const key = JSON.stringify(include);
           let loader = users.get(key);
-          if (!loader) users.set(key, (loader = new DataLoader((ids) => byId(ids, async (wanted) => keyed(await visibleUsers(viewer, wanted, include))))));
+          if (!loader) users.set(key, (loader = new DataLoader((ids) => byId(ids, async (wanted) => keyed(await visibleUsers(viewer, wanted, include))), batchOnly)));
           return loader;
         },
-        tenants: new DataLoader((ids) => byId<Tenant>(ids, (wanted) => readableTenants(caller, viewer, wanted))),
+        tenants: new DataLoader((ids) => byId<Tenant>(ids, (wanted) => readableTenants(caller, viewer, wanted)), batchOnly),
         roles: new DataLoader((ids) =>
           byId(ids, async (wanted) => keyed(await db.role.findMany({ where: { id: { in: wanted }, realmId: await realms.defaultRealmId() } }))),
+          batchOnly,
         ),
       };
       perRequest.set(caller, loaders);

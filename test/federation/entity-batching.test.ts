@@ -162,3 +162,18 @@ describe('API keys', () => {
     expect((await entities([...users(ann, dave), ...tenants(tenantId)], blind)).entities.map((e) => e?.id ?? null)).toEqual([ann.userId, null, null]);
   });
 });
+
+describe('a caller that lives on (a subscription\'s)', () => {
+  it('batches one tick and remembers nothing: a user who left the shared tenant is hidden at the next read', async () => {
+    const [frank, gina] = await Promise.all([signUpUser(t), signUpUser(t)]);
+    const shared = (await seedTenant(t, frank.userId)).id;
+    await seedMember(t, shared, gina.userId, 'member');
+    const viewer = await t.app.resolveViewer(`Bearer ${frank.accessToken}`);
+    const caller = { viewer, accessToken: frank.accessToken, meta: { ip: '127.0.0.1', userAgent: null } };
+    const read = () => t.app.services.references.user(caller, gina.userId, {});
+
+    expect((await read())?.id).toBe(gina.userId);
+    await t.app.db.prisma.membership.deleteMany({ where: { tenantId: shared, userId: gina.userId } });
+    expect(await read()).toBeNull();
+  });
+});
