@@ -1,7 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { signStandardWebhook } from '../../src/auth/standard-webhooks.js';
 import { startTestApp, type TestApp } from '../helpers/app.js';
-import { hookSecret } from '../helpers/gotrue.js';
+import { gotrueEnv, hookSecret } from '../helpers/gotrue.js';
 
 // Failed shared-secret and signature checks on the sync and hook routes count per IP: once over
 // AUTH_RATE_LIMIT_CREDENTIALS_PER_IP, the address is refused before any check, right secret included,
@@ -42,15 +42,7 @@ describe('the custom access token hook', () => {
   const secret = hookSecret();
   beforeAll(async () => {
     upstream = await startTestApp();
-    hooked = await startTestApp({
-      env: {
-        GOTRUE_URL: `${upstream.url}/auth/v1`,
-        GOTRUE_ANON_KEY: upstream.apiKeys().anon,
-        GOTRUE_SERVICE_ROLE_KEY: upstream.apiKeys().serviceRole,
-        GOTRUE_HOOK_SECRET: secret,
-        AUTH_RATE_LIMIT_CREDENTIALS_PER_IP: String(allowedFailures),
-      },
-    });
+    hooked = await startTestApp({ env: gotrueEnv(upstream, { GOTRUE_HOOK_SECRET: secret, AUTH_RATE_LIMIT_CREDENTIALS_PER_IP: String(allowedFailures) }) });
   });
   afterAll(async () => {
     await hooked.close();
